@@ -1,0 +1,216 @@
+"""The artifact directory: a program file plus `manifest.json`.
+
+The manifest is the only contract between export and everything after it (validate, profile,
+dashboard, the Android app). Artifact directories are written to a temporary sibling and renamed
+into place, so an interrupted export never leaves a directory that looks finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from edge_export.errors import EdgeExportError
+
+MANIFEST_NAME = "manifest.json"
+SCHEMA_VERSION = 1
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class QuantParams(_Strict):
+    scale: float
+    zero_point: int
+
+
+class TensorSpec(_Strict):
+    name: str
+    shape: list[int]
+    dtype: str
+    layout: Literal["NCHW", "NHWC", "NC"] | None = None
+    quantization: QuantParams | None = None
+
+
+class Preprocessing(_Strict):
+    """How to turn an RGB image into the model's input (applied before any layout change)."""
+
+    image_size: int
+    crop_pct: float = 0.9
+    interpolation: Literal["bicubic", "bilinear", "nearest"] = "bicubic"
+    mean: list[float] = Field(default_factory=lambda: [0.485, 0.456, 0.406])
+    std: list[float] = Field(default_factory=lambda: [0.229, 0.224, 0.225])
+
+    @property
+    def resize_size(self) -> int:
+        return int(round(self.image_size / self.crop_pct))
+
+
+class SourceSpec(_Strict):
+    """Enough to rebuild the PyTorch reference: validate compares against this exact model."""
+
+    kind: Literal["config", "hf-folder", "original-pth", "module", "timm"]
+    model_id: str
+    checkpoint: str | None = None
+    checkpoint_sha256: str | None = None
+    seed: int | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    attention_form: Literal["normalize", "softmax"] | None = None
+
+
+class Delegation(_Strict):
+    backend: str
+    subgraphs: int
+    delegated_nodes: int
+    fallback_nodes: int
+    fallback_ops: dict[str, int] = Field(default_factory=dict)
+    delegated_ops: dict[str, int] = Field(default_factory=dict)
+
+
+class Parity(_Strict):
+    images: int
+    image_source: str
+    threads: int
+    max_abs: float
+    rel_l2: float
+    cosine_min: float
+    cosine_mean: float
+    top1_agree: float
+    top5_overlap: float
+    reference: str
+    cosine_threshold: float | None
+    passed: bool
+    measured_at: str
+
+
+class Manifest(_Strict):
+    schema_version: int = SCHEMA_VERSION
+    model_id: str
+    source: SourceSpec
+    target: str
+    runtime: Literal["executorch", "litert"]
+    program_file: str
+    file_sha256: str
+    file_bytes: int
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+    preprocessing: Preprocessing
+    labels: list[str] | None = None
+    num_classes: int
+    params: int
+    flops: int | None = None
+    rewrites: list[str] = Field(default_factory=list)
+    package_versions: dict[str, str]
+    export_seconds: float
+    created_at: str
+    delegation: Delegation | None = None
+    parity: Parity | None = None
+    etrecord_file: str | None = None
+    target_options: dict[str, Any] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_manifest(artifact_dir: Path) -> Manifest:
+    artifact_dir = Path(artifact_dir)
+    path = artifact_dir / MANIFEST_NAME
+    if not artifact_dir.is_dir():
+        raise EdgeExportError(f"artifact dir not found: {artifact_dir} (give a directory written by `edge-export export`)")
+    if not path.is_file():
+        raise EdgeExportError(f"no {MANIFEST_NAME} in {artifact_dir}: not an edge-export artifact (re-export it)")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise EdgeExportError(f"{path} is not valid JSON ({e.msg if hasattr(e, 'msg') else e}): re-export the artifact") from None
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if version != SCHEMA_VERSION:
+        raise EdgeExportError(
+            f"{path} has schema_version {version!r}, this edge-export reads {SCHEMA_VERSION}: re-export with this version"
+        )
+    try:
+        return Manifest.model_validate(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise EdgeExportError(f"{path}: field {loc!r}: {first['msg']} (re-export the artifact)") from None
+
+
+def program_path(artifact_dir: Path, manifest: Manifest) -> Path:
+    return Path(artifact_dir) / manifest.program_file
+
+
+def check_program_file(artifact_dir: Path, manifest: Manifest) -> Path:
+    """The program file exists and is the one the manifest describes (size, sha256)."""
+    path = program_path(artifact_dir, manifest)
+    if not path.is_file():
+        raise EdgeExportError(f"{path} is missing: the artifact is incomplete (re-export it)")
+    size = path.stat().st_size
+    if size != manifest.file_bytes or sha256_file(path) != manifest.file_sha256:
+        raise EdgeExportError(
+            f"{path} does not match its manifest (size {size} vs {manifest.file_bytes} bytes or sha256 differs): "
+            "the file was truncated or replaced; re-export it"
+        )
+    return path
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_manifest(artifact_dir: Path, manifest: Manifest) -> None:
+    _write_text_atomic(Path(artifact_dir) / MANIFEST_NAME, manifest.model_dump_json(indent=2) + "\n")
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    _write_text_atomic(Path(path), json.dumps(data, indent=2) + "\n")
+
+
+@contextlib.contextmanager
+def staging_dir(final_dir: Path) -> Iterator[Path]:
+    """Yield a temporary sibling of `final_dir`; on success it replaces `final_dir` atomically.
+
+    On any error the temporary directory is removed and an existing `final_dir` is left untouched.
+    """
+    final_dir = Path(final_dir)
+    parent = final_dir.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{final_dir.name}.", suffix=".partial"))
+    except OSError as e:
+        raise EdgeExportError(f"cannot write to output dir {parent}: {e.strerror} (choose another --out)") from None
+    try:
+        yield tmp
+        if final_dir.exists():
+            old = Path(tempfile.mkdtemp(dir=parent, prefix=f".{final_dir.name}.", suffix=".old"))
+            os.replace(final_dir, old / "x")
+            os.replace(tmp, final_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, final_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -1,0 +1,23 @@
+"""Errors a user can act on.
+
+Every error raised for bad input is an `EdgeExportError`: its message is one line that names the
+problem and the fix, and the CLI turns it into exit code 2 without a traceback.
+"""
+
+
+class EdgeExportError(Exception):
+    """Bad input or an unusable environment; the message says what to change."""
+
+    exit_code = 2
+
+
+class ExportFailed(EdgeExportError):
+    """A backend refused or broke while producing an artifact."""
+
+    exit_code = 1
+
+
+class ValidationFailed(EdgeExportError):
+    """An artifact ran, but its outputs differ from the PyTorch reference beyond tolerance."""
+
+    exit_code = 1

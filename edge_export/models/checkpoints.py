@@ -1,0 +1,115 @@
+"""Reading checkpoints, telling their formats apart, and loading them strictly with readable errors."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import nn
+
+from edge_export.errors import EdgeExportError
+
+CheckpointFormat = Literal["hf-folder", "original", "hf"]
+
+_HF_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """Tensors of a .pth/.bin/.safetensors file; accepts {'model': sd}, {'state_dict': sd} or a bare sd."""
+    path = Path(path)
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            obj = load_file(str(path))
+        else:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types for a non-checkpoint file
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise EdgeExportError(f"{path} is not a readable checkpoint ({msg[:120]}): give a .pth/.safetensors state_dict") from None
+    if isinstance(obj, dict):
+        for key in ("model", "state_dict", "model_ema"):
+            if key in obj and isinstance(obj[key], dict):
+                obj = obj[key]
+                break
+    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise EdgeExportError(f"{path} holds no state_dict of tensors: give a checkpoint saved with torch.save(model.state_dict())")
+    return {k.removeprefix("module."): v for k, v in obj.items()}
+
+
+def hf_folder_weights(folder: Path) -> Path:
+    for name in _HF_WEIGHT_FILES:
+        if (folder / name).is_file():
+            return folder / name
+    raise EdgeExportError(f"{folder} has config.json but no {' or '.join(_HF_WEIGHT_FILES)}: save it with save_pretrained()")
+
+
+def read_hf_config(folder: Path) -> dict:
+    try:
+        return json.loads((folder / "config.json").read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise EdgeExportError(f"{folder}/config.json is unreadable ({e}): save the model with save_pretrained()") from None
+
+
+def detect_format(path: Path) -> tuple[CheckpointFormat, dict[str, torch.Tensor] | None]:
+    """('hf-folder', None) for a transformers folder, else the format of a state_dict file and its tensors."""
+    path = Path(path)
+    if path.is_dir():
+        if (path / "config.json").is_file():
+            return "hf-folder", None
+        raise EdgeExportError(f"{path} is a folder without config.json: give a transformers folder or a .pth file")
+    sd = read_state_dict(path)
+    if any(k.startswith("swiftformer.") for k in sd):
+        return "hf", sd
+    if any(k.startswith(("patch_embed.", "network.")) for k in sd):
+        return "original", sd
+    first = ", ".join(list(sd)[:3])
+    raise EdgeExportError(
+        f"{path} is not a SwiftFormer checkpoint (first keys: {first}): expected original keys (patch_embed., network.) "
+        "or transformers keys (swiftformer.)"
+    )
+
+
+# Original repository -> transformers names (as transformers' convert_swiftformer_original_to_hf.py renames them).
+def original_to_hf_key(key: str, stage_indices: set[int]) -> str:
+    k = key.replace(".pwconv", ".point_wise_conv").replace(".dwconv", ".depth_wise_conv").replace(".Proj.", ".proj.")
+    if k.startswith("patch_embed."):
+        return "swiftformer.patch_embed.patch_embedding." + k[len("patch_embed.") :]
+    m = re.match(r"network\.(\d+)\.(\d+)\.(.*)", k)
+    if m and int(m.group(1)) in stage_indices:
+        return f"swiftformer.encoder.network.{m.group(1)}.blocks.{m.group(2)}.{m.group(3)}"
+    if k.startswith("network."):
+        return "swiftformer.encoder." + k
+    return k
+
+
+def hf_to_original_key(key: str) -> str:
+    k = key.replace(".point_wise_conv", ".pwconv").replace(".depth_wise_conv", ".dwconv").replace(".attn.proj.", ".attn.Proj.")
+    k = k.replace("swiftformer.patch_embed.patch_embedding.", "patch_embed.")
+    k = re.sub(r"^swiftformer\.encoder\.network\.(\d+)\.blocks\.(\d+)\.", r"network.\1.\2.", k)
+    return k.replace("swiftformer.encoder.network.", "network.")
+
+
+def load_strict(module: nn.Module, state_dict: dict[str, torch.Tensor], what: str, hint: str = "") -> None:
+    """load_state_dict(strict=True), with a one-line error naming the first offending keys."""
+    expected = module.state_dict()
+    missing = [k for k in expected if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in expected]
+    mismatched = [
+        f"{k} {list(state_dict[k].shape)} vs {list(v.shape)}"
+        for k, v in expected.items()
+        if k in state_dict and state_dict[k].shape != v.shape
+    ]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing (first: {', '.join(missing[:3])})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected (first: {', '.join(unexpected[:3])})")
+    if mismatched:
+        problems.append(f"{len(mismatched)} with other shapes (first: {'; '.join(mismatched[:2])})")
+    if problems:
+        raise EdgeExportError(f"checkpoint does not fit {what}: {'; '.join(problems)}{hint}")
+    module.load_state_dict(state_dict, strict=True)

@@ -1,0 +1,32 @@
+"""Runners by runtime name; a new runtime is one file plus one line here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edge_export.artifacts import Manifest, check_program_file, read_manifest
+from edge_export.errors import EdgeExportError
+from edge_export.runners.base import Runner
+
+
+def _executorch(artifact_dir, manifest, threads, **kw):
+    from edge_export.runners.executorch_runner import ExecuTorchRunner
+
+    return ExecuTorchRunner(artifact_dir, manifest, threads, **kw)
+
+
+RUNNERS = {
+    "executorch": _executorch,
+}
+
+
+def open_runner(artifact_dir: Path, manifest: Manifest | None = None, threads: int = 1, **kw) -> Runner:
+    manifest = manifest or read_manifest(artifact_dir)
+    check_program_file(artifact_dir, manifest)
+    factory = RUNNERS.get(manifest.runtime)
+    if factory is None:
+        raise EdgeExportError(f"no runner for runtime {manifest.runtime!r} in this edge-export: upgrade it")
+    return factory(artifact_dir, manifest, threads, **kw)
+
+
+__all__ = ["RUNNERS", "Runner", "open_runner"]

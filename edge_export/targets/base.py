@@ -1,0 +1,50 @@
+"""What a target is: a named way to turn an export-form module into a program file for one runtime."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar
+
+import torch
+from torch import nn
+
+from edge_export.artifacts import Delegation, TensorSpec
+from edge_export.models.loaded import LoadedModel
+
+
+@dataclass
+class ExportContext:
+    workdir: Path  # the staging artifact dir: write the program (and side files) here
+    calib: int = 32
+    seed: int = 0
+    options: dict[str, Any] = field(default_factory=dict)  # target options given by the user
+    progress: Callable[[str], None] = lambda msg: None
+
+
+@dataclass
+class ExportResult:
+    program_file: str
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+    delegation: Delegation | None = None
+    etrecord_file: str | None = None
+    target_options: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+class Target:
+    name: ClassVar[str]
+    runtime: ClassVar[str]  # which runner loads the artifact (edge_export.runners)
+    description: ClassVar[str]
+    precision: ClassVar[str]  # "fp32" | "fp16" | "int8" ...
+    # fp32 paths must match the reference to float rounding; quantized ones get a looser bar (see README).
+    cosine_threshold: ClassVar[float]
+    accepted_options: ClassVar[frozenset[str]] = frozenset()
+    experimental: ClassVar[bool] = False
+
+    def check_available(self) -> None:
+        """Raise EdgeExportError if this machine cannot export this target (missing SDK...)."""
+
+    def export(self, module: nn.Module, loaded: LoadedModel, sample: torch.Tensor, ctx: ExportContext) -> ExportResult:
+        raise NotImplementedError
