@@ -56,12 +56,14 @@ def export(request: ExportRequest, progress: Callable[[str], None] = lambda m: N
     targets = [get_target(t) for t in request.targets]  # unknown names fail before any work
     if not targets:
         raise EdgeExportError("no --target given: choose at least one (see `edge-export targets`)")
+    accepted = set().union(*(t.accepted_options for t in targets))
+    unknown = sorted(set(request.target_options) - accepted)
+    if unknown:
+        names = ", ".join(t.name for t in targets)
+        raise EdgeExportError(
+            f"option {', '.join(unknown)} does not apply to {names}: accepted: {', '.join(sorted(accepted)) or 'none'}"
+        )
     for t in targets:
-        unknown = set(request.target_options) - t.accepted_options
-        if unknown and len(targets) == 1:
-            raise EdgeExportError(
-                f"target {t.name} has no option {', '.join(sorted(unknown))}: accepted: {', '.join(sorted(t.accepted_options)) or 'none'}"
-            )
         t.check_available()
     loaded = request.model
     if not isinstance(loaded, LoadedModel):
