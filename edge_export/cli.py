@@ -176,6 +176,52 @@ def inspect_cmd(artifact_dir: Path) -> None:
         _fail(e)
 
 
+@app.command("profile")
+def profile_cmd(
+    artifact_dir: Path,
+    device: str = typer.Option("host", "--device", help="host | adb | adb:SERIAL | adb:all"),
+    runs: int = typer.Option(20, "--runs"),
+    warmup: int = typer.Option(3, "--warmup"),
+    threads: int = typer.Option(1, "--threads"),
+    out: Optional[Path] = typer.Option(None, "--out", help="profile JSON (default ARTIFACT_DIR/profile-<device>.json)"),
+    eager: bool = typer.Option(False, "--eager", help="also profile eager PyTorch for the same model (ARTIFACT_DIR/profile-eager.json)"),
+    top: int = typer.Option(15, "--top", help="layers to show"),
+) -> None:
+    """Per-op latency from real runs, attributed to PyTorch modules; writes the profile JSON."""
+    from profiling.collect import profile_artifact
+    from profiling.report import print_profile
+
+    try:
+        with _Progress() as progress:
+            progress(f"profiling {artifact_dir} on {device}")
+            profile, path = profile_artifact(artifact_dir, device, runs, warmup, threads, out, progress)
+            if eager:
+                from profiling.collectors.eager_host import collect_eager
+                from profiling.schema import save_profile
+
+                progress("profiling eager PyTorch")
+                save_profile(collect_eager(artifact_dir, runs, warmup, threads), Path(artifact_dir) / "profile-eager.json")
+    except EdgeExportError as e:
+        _fail(e)
+    print_profile(profile, console, top)
+    console.print(f"wrote {path}", highlight=False)
+
+
+@app.command("compare")
+def compare_cmd(
+    profiles: List[Path] = typer.Argument(..., help="profile JSON files (or artifact dirs holding them)"),
+    depth: str = typer.Option("block", "--depth", help="stage | block | layer | N"),
+    top: int = typer.Option(20, "--top"),
+) -> None:
+    """Per-module latency side by side across backends."""
+    from profiling.report import compare_profiles
+
+    try:
+        compare_profiles(profiles, depth, top, console)
+    except EdgeExportError as e:
+        _fail(e)
+
+
 @app.command("dashboard")
 def dashboard_cmd(
     inputs: List[Path] = typer.Argument(..., help="profile JSONs and/or artifact dirs (or a folder of them)"),
