@@ -1,0 +1,3 @@
+package com.google.ai.edge.litert;
+
+public enum Accelerator { NONE, CPU, GPU, NPU }
