@@ -307,8 +307,10 @@ def test_top5_in_results_is_the_java_top5_of_the_real_input(java_core, tmp_path,
     run_cli(java_core, "bench", str(art), str(tmp_path / "o"), "--runs", "3", "--warmup", "0", "--image", str(ppm))
     prof = android_results.read_app_results(tmp_path / "o" / "results.json", manifest=m)
     assert prof.provenance.runtime == "litert" and prof.provenance.options["input"] == "int8 NHWC"
-    # the fake model: logits[i] = 4 sin(0.37 i + mean(input)), on the int8 input Java built
-    x = _python_input(photo, m).astype(np.float64)
+    # the fake model: logits[i] = 4 sin(0.37 i + mean(input)), on the int8 input Java built (read back
+    # through the preprocess command; it matches Python's within one step, see test above)
+    run_cli(java_core, "preprocess", str(art / "manifest.json"), str(ppm), str(tmp_path / "in.bin"))
+    x = np.fromfile(tmp_path / "in.bin", dtype=np.int8).astype(np.float64)
     logits = (4.0 * np.sin(0.37 * np.arange(50) + x.mean())).astype(np.float32)
     qz = np.clip(np.round(logits / np.float32(0.05)) + 2, -128, 127).astype(np.int8)
     deq = (qz.astype(np.float32) - 2) * np.float32(0.05)
