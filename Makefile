@@ -37,6 +37,7 @@ run: setup
 	$(EE) inspect $(OUT)/$(MODEL)-xnnpack-fp32
 
 test: setup
+	android_app/run-core-tests.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: setup
