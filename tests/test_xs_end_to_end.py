@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow
 def test_xs_exports_to_both_xnnpack_targets(tmp_path, cli):
     code, out, err = cli(
         "export", "swiftformer-xs", "--opt", "layer_scale_init_value=1.0", "-t", "xnnpack-fp32", "-t", "xnnpack-int8",
-        "--calib", "8", "--target-opt", "observer=minmax", "--target-opt", "etrecord=false", "--out", str(tmp_path),
+        "--calib", "8", "--target-opt", "observer=minmax", "--out", str(tmp_path),
     )
     assert code == 0, err
     fp32 = read_manifest(tmp_path / "swiftformer-xs-xnnpack-fp32")
@@ -24,3 +24,14 @@ def test_xs_exports_to_both_xnnpack_targets(tmp_path, cli):
     assert int8.parity.passed and int8.file_bytes < 0.5 * fp32.file_bytes
     code, out, err = cli("validate", str(tmp_path / "swiftformer-xs-xnnpack-fp32"), "--images", "12", "--threads", "2")
     assert code == 0, err
+
+    # Per-layer profile of the shipped single-delegate program, attributed to modules.
+    code, out, err = cli("profile", str(tmp_path / "swiftformer-xs-xnnpack-fp32"), "--runs", "10", "--threads", "2", "--eager")
+    assert code == 0, err
+    from profiling.schema import load_profile
+
+    prof = load_profile(tmp_path / "swiftformer-xs-xnnpack-fp32" / "profile-host.json")
+    assert prof.attributed_fraction() >= 0.9
+    assert 0.9 * prof.latency.median <= prof.op_total_ms() <= 1.1 * prof.latency.median or \
+        0.9 * prof.latency.min <= prof.op_total_ms() <= 1.1 * prof.latency.median
+    assert any(r.module_path and r.module_path.endswith("attn.to_query") for r in prof.rows)
