@@ -10,11 +10,11 @@ import importlib
 
 import torch
 
-from edge_export.artifacts import Preprocessing, SourceSpec
+from edge_export.artifacts import Preprocessing
 from edge_export.errors import EdgeExportError
 from edge_export.models.checkpoints import load_strict, read_state_dict
 from edge_export.models.loaded import LoadedModel, logits_of
-from edge_export.models.registry import ModelRequest, checkpoint_sha256, register_prefix
+from edge_export.models.registry import ModelRequest, register_prefix, source_spec
 
 
 def _resolve(spec: str):
@@ -47,13 +47,6 @@ def load_python_module(request: ModelRequest) -> LoadedModel:
         out = logits_of(module(torch.zeros(1, 3, pre.image_size, pre.image_size)))
     if out.ndim != 2:
         raise EdgeExportError(f"{request.model_id} returns shape {list(out.shape)}: expected [batch, classes] logits")
-    source = SourceSpec(
-        kind="module",
-        model_id=request.model_id,
-        checkpoint=str(request.checkpoint.resolve()) if request.checkpoint else None,
-        checkpoint_sha256=checkpoint_sha256(request.checkpoint) if request.checkpoint else None,
-        seed=request.seed,
-        options=dict(request.options),
-    )
+    source = source_spec(request, "module")
     labels = getattr(module, "labels", None)
     return LoadedModel(module, "generic", source, pre, int(out.shape[1]), list(labels) if labels else None)

@@ -106,6 +106,20 @@ def load_from_source(source: SourceSpec) -> LoadedModel:
     return load_model(source.model_id, source.checkpoint, source.seed or 0, source.options)
 
 
+def source_spec(request: ModelRequest, kind: str, **extra) -> SourceSpec:
+    """The SourceSpec of a request: checkpoint path + sha256 if given, else the seed of the random init."""
+    ckpt = request.checkpoint
+    return SourceSpec(
+        kind=kind,
+        model_id=request.model_id,
+        checkpoint=str(ckpt.resolve()) if ckpt is not None else None,
+        checkpoint_sha256=checkpoint_sha256(ckpt) if ckpt is not None else None,
+        seed=request.seed if ckpt is None else None,
+        options=dict(request.options),
+        **extra,
+    )
+
+
 def checkpoint_sha256(path: Path) -> str:
     """sha256 of a checkpoint file, or of a folder's weight and config files in name order."""
     path = Path(path)

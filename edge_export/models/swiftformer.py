@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from edge_export.artifacts import Preprocessing, SourceSpec
+from edge_export.artifacts import Preprocessing
 from edge_export.errors import EdgeExportError
 from edge_export.models.checkpoints import (
     detect_format,
@@ -26,7 +26,7 @@ from edge_export.models.checkpoints import (
     read_state_dict,
 )
 from edge_export.models.loaded import LoadedModel
-from edge_export.models.registry import ModelRequest, checkpoint_sha256, register_model
+from edge_export.models.registry import ModelRequest, register_model, source_spec
 from edge_export.models.swiftformer_original import SwiftFormerOriginal
 from edge_export.models.swiftformer_spec import SWIFTFORMER_VARIANTS, SwiftFormerSpec
 
@@ -133,15 +133,8 @@ def _load(request: ModelRequest, variant: str, form: str | None) -> LoadedModel:
             state = sd if fmt != "original" else {original_to_hf_key(k, stage_indices): v for k, v in sd.items()}
             load_strict(module, state, model_id)
 
-    source = SourceSpec(
-        kind="config" if ckpt is None else ("hf-folder" if fmt == "hf-folder" else "original-pth"),
-        model_id=request.model_id,
-        checkpoint=str(ckpt.resolve()) if ckpt is not None else None,
-        checkpoint_sha256=checkpoint_sha256(ckpt) if ckpt is not None else None,
-        seed=request.seed if ckpt is None else None,
-        options=dict(request.options),
-        attention_form=form,
-    )
+    kind = "config" if ckpt is None else ("hf-folder" if fmt == "hf-folder" else "original-pth")
+    source = source_spec(request, kind, attention_form=form)
     preprocessing = Preprocessing(image_size=spec.image_size, crop_pct=0.9, interpolation="bicubic")
     notes = [f"attention form: {form} ({'original repository / timm' if form == 'normalize' else 'transformers port'})"]
     return LoadedModel(module.eval(), family, source, preprocessing, spec.num_classes, labels, notes)

@@ -7,10 +7,10 @@ own environments; here it reports that clearly.
 
 from __future__ import annotations
 
-from edge_export.artifacts import Preprocessing, SourceSpec
+from edge_export.artifacts import Preprocessing
 from edge_export.errors import EdgeExportError
 from edge_export.models.loaded import LoadedModel
-from edge_export.models.registry import ModelRequest, checkpoint_sha256, register_prefix
+from edge_export.models.registry import ModelRequest, register_prefix, source_spec
 
 
 def _import_timm():
@@ -46,12 +46,5 @@ def load_timm(request: ModelRequest) -> LoadedModel:
         mean=list(cfg["mean"]),
         std=list(cfg["std"]),
     )
-    source = SourceSpec(
-        kind="timm",
-        model_id=request.model_id,
-        checkpoint=str(request.checkpoint.resolve()) if request.checkpoint else None,
-        checkpoint_sha256=checkpoint_sha256(request.checkpoint) if request.checkpoint else None,
-        seed=request.seed,
-        options=dict(request.options),
-    )
+    source = source_spec(request, "timm")
     return LoadedModel(module.eval(), "generic", source, pre, int(module.num_classes))
