@@ -17,6 +17,7 @@ def _executorch(artifact_dir, manifest, threads, **kw):
 
 RUNNERS = {
     "executorch": _executorch,
+    "litert": lambda *args, **kw: __import__("edge_export.runners.litert_runner", fromlist=["LiteRTRunner"]).LiteRTRunner(*args, **kw),
 }
 
 

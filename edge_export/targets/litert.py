@@ -1,0 +1,318 @@
+"""TFLite through litert-torch: fp32, full-integer static int8, dynamic-range int8.
+
+All three start from the same fp32 conversion of the export form (edge_export.rewrites, shared with
+ExecuTorch), NHWC input by default (`litert_torch.to_channel_last_io`: what an Android consumer feeds,
+and no transpose op at the input) or NCHW with option layout=nchw. The int8 targets quantize that
+fp32 flatbuffer with ai-edge-quantizer, so one export call converts once for all three.
+
+tflite-int8 recipe (README "int8"), measured on SwiftFormer-XS and the tiny config:
+- static_wi8_ai8: int8 per-channel weights, int8 activations calibrated (min/max) on the same real
+  photographs as xnnpack-int8 (images.calibration_batches). The input is int8: the manifest records
+  its scale/zero point and runners quantize.
+- DIV stays float (option float_ops, default DIV): TFLite's int8 DIV aborts when a divisor quantizes to
+  its zero point (`div.cc: data[i] != zero_point`) - the stock F.normalize graph hits it on real
+  photographs. XNNPACK has no int8 DIV, so float costs nothing. The rewritten SwiftFormer has no DIV
+  (rsqrt instead) and runs fully quantized, but its quantized normalize chain costs fidelity
+  (XS cosine 0.976 < 0.98), so:
+- the additive attention stays float (rewrites.float_module_types, as xnnpack-int8; XS cosine 0.9991),
+  unless quantize_attention=true.
+- the logits stay float: the ops from the last FULLY_CONNECTED/CONV to the output compute in float, with
+  that layer's weights int8 (dynamic range). Int8 logits clip wherever validation logits leave the
+  calibrated range (tiny config: cosine 0.970 from that alone); float weights there would cost XS 1.3 MB.
+Every quantized model is invoked on the calibration images in a child process, with XNNPACK and with
+builtin kernels, before it is written: one that fails at run time fails the export naming the op.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import time
+import weakref
+
+import numpy as np
+import torch
+from torch import nn
+
+from edge_export.artifacts import TensorSpec
+from edge_export.errors import EdgeExportError, ExportFailed
+from edge_export.images import calibration_batches
+from edge_export.models.loaded import LoadedModel
+from edge_export.runners.base import to_program_input
+from edge_export.targets.base import ExportContext, ExportResult, Target
+from edge_export.targets.registry import register_target
+
+PROGRAM_FILE = "model.tflite"
+LAYOUTS = {"nhwc": "NHWC", "nchw": "NCHW"}
+DEFAULT_FLOAT_OPS = ("DIV",)
+_LOGITS_STOP = {"FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "BATCH_MATMUL"}
+_FALSE = ("0", "false", "no", "off")
+
+
+def layout_option(ctx: ExportContext) -> str:
+    value = str(ctx.options.get("layout", "nhwc")).lower()
+    if value not in LAYOUTS:
+        raise EdgeExportError(f"layout {value!r} is not a layout: choose nhwc (default, what Android feeds) or nchw")
+    return value
+
+
+@contextlib.contextmanager
+def _quiet_litert_torch():
+    """litert-torch prints its own progress tree to stdout; the export reports through ctx.progress."""
+    old = os.environ.get("LITERT_TORCH_SHOW_PROGRESS")
+    os.environ["LITERT_TORCH_SHOW_PROGRESS"] = "n"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("LITERT_TORCH_SHOW_PROGRESS", None)
+        else:
+            os.environ["LITERT_TORCH_SHOW_PROGRESS"] = old
+
+
+# One fp32 flatbuffer, keyed by the export-form module object: export() passes the same module to every
+# target of a call, so tflite-fp32 + tflite-int8 + tflite-dynamic-int8 convert once (XS: 20-65 s each).
+_last_conversion: dict = {}
+
+
+def convert_fp32(module: nn.Module, sample: torch.Tensor, layout: str, ctx: ExportContext) -> tuple[bytes, float]:
+    """(fp32 .tflite bytes, seconds the conversion took)."""
+    key = (id(module), layout, tuple(sample.shape))
+    hit = _last_conversion.get("entry")
+    if hit is not None and hit[0] == key and hit[1]() is module:
+        ctx.progress(f"reusing the fp32 conversion ({layout.upper()}) of this export")
+        return hit[2], hit[3]
+    import litert_torch
+
+    if layout == "nhwc":
+        wrapped = litert_torch.to_channel_last_io(module, args=[0]).eval()
+        args = (sample.permute(0, 2, 3, 1).contiguous(),)
+    else:
+        wrapped, args = module, (sample,)
+    ctx.progress(f"litert_torch.convert ({layout.upper()} input)")
+    start = time.perf_counter()
+    with _quiet_litert_torch():
+        content = bytes(litert_torch.convert(wrapped, args).model_content())
+    seconds = round(time.perf_counter() - start, 2)
+    _last_conversion["entry"] = (key, weakref.ref(module), content, seconds)
+    return content, seconds
+
+
+def io_specs(path, layout: str) -> tuple[list[TensorSpec], list[TensorSpec]]:
+    from edge_export.inspect_tflite import tensor_spec
+    from edge_export.runners.litert_runner import load_interpreter
+
+    interp = load_interpreter(path, 1, xnnpack=False)
+    inputs = [tensor_spec(d, LAYOUTS[layout]) for d in interp.get_input_details()]
+    outputs = [tensor_spec(d, "NC" if len(d["shape"]) == 2 else None) for d in interp.get_output_details()]
+    return inputs, outputs
+
+
+def finish(ctx: ExportContext, layout: str, options: dict, notes: list[str] | None = None) -> ExportResult:
+    """Specs and the XNNPACK op table of the written model (the manifest's delegation)."""
+    from edge_export.inspect_tflite import inspect_tflite
+
+    path = ctx.workdir / PROGRAM_FILE
+    inputs, outputs = io_specs(path, layout)
+    info = inspect_tflite(path)
+    return ExportResult(PROGRAM_FILE, inputs, outputs, info.delegation(), None, options, notes or [])
+
+
+class _LiteRTTarget(Target):
+    runtime = "litert"
+    accepted_options = frozenset({"layout"})
+
+
+@register_target
+class TfliteFp32(_LiteRTTarget):
+    name = "tflite-fp32"
+    description = "TFLite flatbuffer via litert-torch, float32 (NHWC input unless layout=nchw)"
+    precision = "fp32"
+    cosine_threshold = 0.99999
+
+    def export(self, module: nn.Module, loaded: LoadedModel, sample: torch.Tensor, ctx: ExportContext) -> ExportResult:
+        layout = layout_option(ctx)
+        content, seconds = convert_fp32(module, sample, layout, ctx)
+        (ctx.workdir / PROGRAM_FILE).write_bytes(content)
+        return finish(ctx, layout, {"layout": LAYOUTS[layout], "converter": "litert_torch.convert", "convert_seconds": seconds})
+
+
+# ---------------------------------------------------------------- int8 (ai-edge-quantizer on the fp32 flatbuffer)
+
+
+def float_ops_option(ctx: ExportContext) -> list[str]:
+    from ai_edge_quantizer.qtyping import TFLOperationName
+
+    raw = ctx.options.get("float_ops", list(DEFAULT_FLOAT_OPS))
+    items = raw if isinstance(raw, (list, tuple)) else str(raw).replace(";", ",").split(",")
+    names = [str(i).strip().upper() for i in items if str(i).strip()]
+    if names in (["NONE"], ["[]"]):
+        return []
+    known = {op.value for op in TFLOperationName}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise EdgeExportError(
+            f"float_ops: {', '.join(unknown)} is not a TFLite op ai-edge-quantizer knows: use names like DIV, GELU, RSQRT, or 'none'"
+        )
+    return names
+
+
+def _signature(content: bytes) -> tuple[str, str]:
+    from ai_edge_litert.interpreter import Interpreter
+
+    sigs = Interpreter(model_content=content).get_signature_list()
+    if len(sigs) != 1:
+        raise ExportFailed(f"expected one signature in the converted model, found {sorted(sigs)}")
+    key, sig = next(iter(sigs.items()))
+    if len(sig["inputs"]) != 1:
+        raise ExportFailed(f"expected one input in signature {key}, found {sig['inputs']}")
+    return key, sig["inputs"][0]
+
+
+def _logits_scopes(content: bytes) -> list[str]:
+    """ai-edge-quantizer scopes (op output names) of the ops from the last matmul/conv to each output."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    interp = Interpreter(model_content=content, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    ops = interp._get_ops_details()
+    producer = {int(t): o for o in ops for t in o["outputs"] if t >= 0}
+    names, stack, seen = [], [int(d["index"]) for d in interp.get_output_details()], set()
+    while stack:
+        t = stack.pop()
+        op = producer.get(t)
+        if op is None or op["index"] in seen:
+            continue
+        seen.add(op["index"])
+        names.append(";".join(interp._get_tensor_details(int(o), 0)["name"] for o in op["outputs"] if o >= 0) + ";")
+        if op["op_name"] not in _LOGITS_STOP:
+            stack.extend(int(i) for i in op["inputs"] if i >= 0)
+    return names
+
+
+def _calibration(loaded: LoadedModel, ctx: ExportContext, layout: str) -> np.ndarray:
+    """Calibration photographs as float arrays in the program's layout: [N, ...] (batch dim dropped)."""
+    spec = TensorSpec(name="input", shape=list(loaded.input_shape()), dtype="float32", layout=LAYOUTS[layout])
+    batches = calibration_batches(loaded.preprocessing, ctx.calib, ctx.seed)
+    return np.concatenate([to_program_input(b.numpy(), spec) for b in batches])
+
+
+def _check_runs(target: str, path, program_inputs: np.ndarray, ctx: ExportContext) -> int:
+    """Invoke the quantized model on every calibration image before it ships (module docstring)."""
+    from edge_export.runners.litert_runner import smoke_run
+
+    ctx.progress(f"running the quantized model on {len(program_inputs)} calibration images (XNNPACK and builtin kernels)")
+    try:
+        return smoke_run(path, program_inputs, what=f"{target}: the quantized model")["runs"]
+    except ExportFailed as e:
+        raise ExportFailed(f"{e}; nothing was written (keep that op float with the target option float_ops=OP,...)") from None
+
+
+def _quantized_inputs(calib: np.ndarray, spec: TensorSpec) -> np.ndarray:
+    if spec.quantization is None:
+        return calib.astype(np.dtype(spec.dtype))
+    spec_no_layout = spec.model_copy(update={"layout": None})  # calib is already in program layout
+    return to_program_input(calib, spec_no_layout)
+
+
+def _quantize(content: bytes, recipe_name: str, configure, calib: np.ndarray | None, ctx: ExportContext) -> bytes:
+    from ai_edge_quantizer import quantizer, recipe
+
+    q = quantizer.Quantizer(content)
+    q.load_quantization_recipe(getattr(recipe, recipe_name)())
+    configure(q)
+    result = None
+    if q.need_calibration:
+        if calib is None:
+            raise ExportFailed(f"{recipe_name} needs calibration data")
+        key, arg = _signature(content)
+        ctx.progress(f"calibrating on {len(calib)} images")
+        result = q.calibrate({key: [{arg: x[None]} for x in calib]}, num_threads=1)
+    ctx.progress(f"quantizing ({recipe_name})")
+    return bytes(q.quantize(result, enable_progress_bar=False, enable_progress_report=False).quantized_model)
+
+
+@register_target
+class TfliteInt8(_LiteRTTarget):
+    name = "tflite-int8"
+    description = "TFLite via litert-torch + ai-edge-quantizer static int8 (int8 input; attention, DIV and logits float)"
+    precision = "int8"
+    # Same rationale as xnnpack-int8: quantization noise on XS gives cosine ~0.999; a broken scale or a
+    # mis-quantized op drops it far below 0.98.
+    cosine_threshold = 0.98
+    accepted_options = frozenset({"layout", "float_ops", "quantize_attention"})
+
+    def export(self, module: nn.Module, loaded: LoadedModel, sample: torch.Tensor, ctx: ExportContext) -> ExportResult:
+        from ai_edge_quantizer.algorithm_manager import AlgorithmName
+        from ai_edge_quantizer.qtyping import TFLOperationName
+
+        from edge_export.inspect_tflite import inspect_tflite
+        from edge_export.rewrites import float_module_types
+
+        layout = layout_option(ctx)
+        float_ops = float_ops_option(ctx)
+        keep_attention = str(ctx.options.get("quantize_attention", "false")).lower() in _FALSE
+        kept_modules = float_module_types(loaded) if keep_attention else []
+        content, convert_seconds = convert_fp32(module, sample, layout, ctx)
+        logits_scopes = _logits_scopes(content)
+        calib = _calibration(loaded, ctx, layout)
+
+        def configure(q):
+            keep = AlgorithmName.NO_QUANTIZE
+            for op in float_ops:
+                q.update_quantization_recipe(regex=".*", operation_name=TFLOperationName(op), algorithm_key=keep)
+            for t in kept_modules:  # litert-torch names tensors ".../<module>.<Class>_<attr>/..."
+                q.update_quantization_recipe(regex=re.escape(f"{t.__module__}.{t.__name__}_"),
+                                             operation_name=TFLOperationName.ALL_SUPPORTED, algorithm_key=keep)
+            for scope in logits_scopes:
+                exact = f"^{re.escape(scope)}$"
+                q.update_quantization_recipe(regex=exact, operation_name=TFLOperationName.ALL_SUPPORTED, algorithm_key=keep)
+                for op in (TFLOperationName.FULLY_CONNECTED, TFLOperationName.CONV_2D):  # later config wins
+                    q.add_dynamic_config(regex=exact, operation_name=op, num_bits=8)
+
+        start = time.perf_counter()
+        quantized = _quantize(content, "static_wi8_ai8", configure, calib, ctx)
+        path = ctx.workdir / PROGRAM_FILE
+        path.write_bytes(quantized)
+        inputs, _ = io_specs(path, layout)
+        runs = _check_runs(self.name, path, _quantized_inputs(calib, inputs[0]), ctx)
+        info = inspect_tflite(path)
+        options = {
+            "layout": LAYOUTS[layout],
+            "recipe": "ai-edge-quantizer static_wi8_ai8 (int8 per-channel weights, int8 min/max-calibrated activations)",
+            "calibration_images": len(calib),
+            "float_ops": float_ops,
+            "float_modules": [t.__name__ for t in kept_modules],
+            "logits": f"float: last {len(logits_scopes)} ops (FC/conv weights int8, dynamic range)",
+            "float_compute_ops": info.float_compute_ops(),
+            "smoke_runs": runs,
+            "convert_seconds": convert_seconds,
+            "quantize_seconds": round(time.perf_counter() - start, 2),
+        }
+        return finish(ctx, layout, options)
+
+
+@register_target
+class TfliteDynamicInt8(_LiteRTTarget):
+    name = "tflite-dynamic-int8"
+    description = "TFLite via litert-torch + ai-edge-quantizer dynamic-range int8 (int8 weights, float I/O)"
+    precision = "int8"
+    cosine_threshold = 0.98  # as tflite-int8; XS measured cosine_min 0.9992 (activations quantized per inference)
+
+    def export(self, module: nn.Module, loaded: LoadedModel, sample: torch.Tensor, ctx: ExportContext) -> ExportResult:
+        layout = layout_option(ctx)
+        content, convert_seconds = convert_fp32(module, sample, layout, ctx)
+        start = time.perf_counter()
+        quantized = _quantize(content, "dynamic_wi8_afp32", lambda q: None, None, ctx)
+        path = ctx.workdir / PROGRAM_FILE
+        path.write_bytes(quantized)
+        calib = _calibration(loaded, ctx, layout)
+        runs = _check_runs(self.name, path, calib, ctx)
+        options = {
+            "layout": LAYOUTS[layout],
+            "recipe": "ai-edge-quantizer dynamic_wi8_afp32 (int8 per-channel weights, activations quantized at run time)",
+            "smoke_runs": runs,
+            "convert_seconds": convert_seconds,
+            "quantize_seconds": round(time.perf_counter() - start, 2),
+        }
+        return finish(ctx, layout, options)
