@@ -10,11 +10,13 @@ OUT ?= artifacts
 MODEL ?= swiftformer-xs
 # Random weights: layer scale 1.0 so outputs are non-trivial (README "Fidelity on random weights").
 MODEL_OPTS ?= --opt layer_scale_init_value=1.0
-TARGETS ?= xnnpack-fp32 xnnpack-int8
+TARGETS ?= xnnpack-fp32 xnnpack-int8 tflite-fp32 tflite-int8 tflite-dynamic-int8
+# The TF-native route reproduces only the transformers (softmax) form: it gets the softmax-form model.
+TF_MODEL ?= $(MODEL)-softmax
 THREADS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: setup run test bench clean
+.PHONY: setup run run-qnn test bench clean
 
 setup: $(STAMP) $(SYS_STAMP)
 
@@ -33,8 +35,18 @@ $(SYS_STAMP):
 run: setup
 	rm -rf $(OUT)/.*.partial
 	$(EE) export $(MODEL) $(MODEL_OPTS) $(foreach t,$(TARGETS),--target $(t)) --out $(OUT) --threads $(THREADS)
-	for d in $(foreach t,$(TARGETS),$(OUT)/$(MODEL)-$(t)); do $(EE) validate $$d --threads $(THREADS) || exit 1; done
+	$(EE) export $(TF_MODEL) $(MODEL_OPTS) --target tf-tflite-fp32 --out $(OUT) --threads $(THREADS)
+	$(MAKE) --no-print-directory run-qnn
+	for d in $(OUT)/*/; do $(EE) validate $$d --threads $(THREADS) || exit 1; done
+	for d in $(OUT)/*/; do $(EE) profile $$d --threads $(THREADS) --runs 20 --eager || exit 1; done
 	$(EE) inspect $(OUT)/$(MODEL)-xnnpack-fp32
+	$(EE) dashboard $(OUT) --out $(OUT)/report.html
+	@echo "dashboard: $(OUT)/report.html"
+
+# Qualcomm HTP (experimental host path): provision host libraries from PyPI, lower, run on the simulator.
+run-qnn: setup
+	$(EE) qnn-sdk setup
+	$(EE) export $(MODEL) $(MODEL_OPTS) --target qnn-fp16 --out $(OUT) --images 2
 
 test: setup
 	android_app/run-core-tests.sh

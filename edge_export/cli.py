@@ -166,12 +166,27 @@ def validate_cmd(
 
 
 @app.command("inspect")
-def inspect_cmd(artifact_dir: Path) -> None:
+def inspect_cmd(
+    artifact_dir: Path = typer.Argument(..., help="an artifact dir, or a bare .tflite file"),
+    ops: bool = typer.Option(False, "--ops", help="for a .tflite artifact: also the per-op table"),
+) -> None:
     """Manifest summary and the delegation table (which ops run in the delegate, which fall back)."""
     from edge_export.inspect_artifact import inspect_artifact
 
     try:
+        if artifact_dir.is_file() and artifact_dir.suffix == ".tflite":
+            from edge_export.inspect_tflite import inspect_tflite
+
+            console.print(inspect_tflite(artifact_dir).table(), highlight=False)
+            return
         inspect_artifact(artifact_dir, console)
+        if ops:
+            from edge_export.artifacts import read_manifest
+            from edge_export.inspect_tflite import inspect_tflite
+
+            m = read_manifest(artifact_dir)
+            if m.program_file.endswith(".tflite"):
+                console.print(inspect_tflite(artifact_dir / m.program_file).table(), highlight=False)
     except EdgeExportError as e:
         _fail(e)
 
