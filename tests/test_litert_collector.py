@@ -319,7 +319,12 @@ def test_xs_end_to_end_attribution_and_coverage(tmp_path_factory):
     p = _collect(art, runs=20, warmup=3)
     assert len(p.rows) > 200
     assert p.attributed_fraction() >= 0.9
-    assert abs(p.op_total_ms() / p.latency.median - 1) <= 0.10
+    # rows cover the run: per-op means add up to the mean run (always, preempted stretches included) ...
+    assert abs(sum(r.stats.mean for r in p.rows) / p.latency.mean - 1) <= 0.10
+    # ... and per-op medians to the median run, unless other processes took the cores away (then the
+    # medians leave the preempted stretches out and the profile says so in its notes)
+    contended = any("competing for the cores" in n for n in p.notes)
+    assert contended or abs(p.op_total_ms() / p.latency.median - 1) <= 0.10, p.notes[:4]
     named = dict(_export_form(read_manifest(art)).named_modules())
     assert {r.module_path for r in p.rows if r.module_path} <= set(named)
     b = _collect(art, runs=3, options={"kernel_mode": "builtin"})
