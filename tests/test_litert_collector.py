@@ -84,6 +84,9 @@ def test_delegate_profile_rows_are_xnnpack_operators_attributed_to_modules(deleg
     assert p.provenance.artifact_sha256 == manifest.file_sha256 and p.provenance.target == "tflite-fp32"
     assert p.provenance.runs == 5 and len(p.latency_ms) == 5 and p.latency.n == 5
     assert p.load_ms > 0 and p.first_run_ms > 0 and p.peak_rss_mb > 10
+    from profiling.host_info import peak_rss_mb
+
+    assert p.peak_rss_mb < peak_rss_mb()  # the measuring child's own peak, not this (PyTorch) process's
     assert len(p.rows) > 100
     assert all(r.delegate == "XNNPACK" for r in p.rows)
     assert sorted(r.index for r in p.rows) == list(range(len(p.rows)))  # one row per XNNPACK node

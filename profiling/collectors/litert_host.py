@@ -54,10 +54,24 @@ def _events_json(profile) -> list[dict]:
     return keep
 
 
+def _peak_rss_mb() -> float:
+    """This process's peak RSS. VmHWM belongs to the address space exec created; ru_maxrss would
+    carry over the parent's high-water mark across fork+exec (the parent holds PyTorch)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        pass
+    from profiling.host_info import peak_rss_mb
+
+    return peak_rss_mb()
+
+
 def _measure(req: dict) -> dict:
     import time
 
-    from profiling.host_info import peak_rss_mb
     from profiling.litert_capi import LiteRtProfiledModel
 
     x = np.load(req["input"])
@@ -82,7 +96,7 @@ def _measure(req: dict) -> dict:
         out["whole_run_ms"] = p.whole_run_ms
         out["events"] = _events_json(p)
         out["input_names"] = [i.name for i in m.inputs]
-    out["peak_rss_mb"] = peak_rss_mb()
+    out["peak_rss_mb"] = _peak_rss_mb()
     if req.get("cross_check_runs"):
         with LiteRtProfiledModel(req["model"], threads=req["threads"], kernel_mode="builtin") as m:
             p = m.profile([x], runs=req["cross_check_runs"], warmup=1)
