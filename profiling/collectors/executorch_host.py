@@ -73,15 +73,23 @@ def rows_from_etdump(
         for k, name in enumerate(names):
             durations = [r[k][1] / _NS_PER_MS for r in runs]
             a = attrs[k] if attrs and k < len(attrs) else None
+            # "" is the root module: ops of the export form's own forward (head pooling), not a layer.
+            path = a.module_path if a is not None and a.attributed and a.module_path else None
+            if a is None:
+                reason = "no ETRecord attribution for this delegate"
+            elif a.attributed and not a.module_path:
+                reason = "op in the root module's own forward (no submodule)"
+            else:
+                reason = a.reason or a.how
             rows.append(
                 OpRow(
                     name=name,
                     kind=op_kind(_strip_counter(name)),
                     index=index,
                     stats=Stats.of(durations),
-                    module_path=a.module_path if a is not None and a.attributed else None,
-                    attribution=("exact" if a.how == "matched" else "aligned") if a is not None and a.attributed else "unattributed",
-                    reason=(a.reason or a.how) if a is not None else "no ETRecord attribution for this delegate",
+                    module_path=path,
+                    attribution=("exact" if a.how == "matched" else "aligned") if path else "unattributed",
+                    reason=reason,
                     delegate="XnnpackBackend",
                 )
             )
