@@ -135,7 +135,7 @@ def _print_summary(path: Path) -> None:
         parts.append(f"{d.subgraphs} subgraph(s), {d.delegated_nodes} delegated / {d.fallback_nodes} fallback nodes")
     if p:
         parts.append(f"cosine_min {p.cosine_min:.6f}, top-1 {p.top1_agree:.0%}")
-    console.print(" | ".join(parts), highlight=False)
+    console.print(" | ".join(parts), highlight=False, soft_wrap=True)
 
 
 @app.command("validate")
