@@ -38,7 +38,9 @@ run: setup
 	$(EE) export $(TF_MODEL) $(MODEL_OPTS) --target tf-tflite-fp32 --out $(OUT) --threads $(THREADS)
 	$(MAKE) --no-print-directory run-qnn
 	for d in $(OUT)/*/; do $(EE) validate $$d --threads $(THREADS) || exit 1; done
-	for d in $(OUT)/*/; do $(EE) profile $$d --threads $(THREADS) --runs 20 --eager || exit 1; done
+	for d in $(OUT)/*/; do \
+	  eager=$$(case $$d in *xnnpack-fp32/|*tf-tflite-fp32/) echo --eager;; esac); \
+	  $(EE) profile $$d --threads $(THREADS) --runs 20 $$eager || exit 1; done
 	$(EE) inspect $(OUT)/$(MODEL)-xnnpack-fp32
 	$(EE) dashboard $(OUT) --out $(OUT)/report.html
 	@echo "dashboard: $(OUT)/report.html"
