@@ -201,15 +201,37 @@ def profile_cmd(
     out: Optional[Path] = typer.Option(None, "--out", help="profile JSON (default ARTIFACT_DIR/profile-<device>.json)"),
     eager: bool = typer.Option(False, "--eager", help="also profile eager PyTorch for the same model (ARTIFACT_DIR/profile-eager.json)"),
     top: int = typer.Option(15, "--top", help="layers to show"),
+    adb: Optional[str] = typer.Option(None, "--adb", help="adb binary (else $ADB, else PATH)"),
+    executor_runner: Optional[Path] = typer.Option(None, "--executor-runner", help="Android executor_runner built with ETDump (else $EDGE_EXPORT_EXECUTOR_RUNNER)"),
+    benchmark_model: Optional[Path] = typer.Option(None, "--benchmark-model", help="Android benchmark_model (else $EDGE_EXPORT_BENCHMARK_MODEL)"),
+    kernel_mode: Optional[str] = typer.Option(None, "--kernel-mode", help="TFLite: delegate (XNNPACK, default) | builtin"),
 ) -> None:
-    """Per-op latency from real runs, attributed to PyTorch modules; writes the profile JSON."""
-    from profiling.collect import profile_artifact
+    """Per-op latency from real runs, attributed to PyTorch modules; writes the profile JSON.
+
+    On a device (--device adb...) the default output is ARTIFACT_DIR/profile-adb_<serial>.json, one per device.
+    """
+    from profiling.collect import profile_artifact, profile_devices
     from profiling.report import print_profile
 
+    options = {k: str(v) for k, v in (("executor_runner", executor_runner), ("benchmark_model", benchmark_model),
+                                      ("kernel_mode", kernel_mode)) if v is not None}
     try:
         with _Progress() as progress:
             progress(f"profiling {artifact_dir} on {device}")
-            profile, path = profile_artifact(artifact_dir, device, runs, warmup, threads, out, progress)
+            if device.startswith("adb"):
+                results = profile_devices(artifact_dir, device, runs, warmup, threads, out, progress, adb=adb, options=options)
+                failed = [r for r in results if r.error]
+                for r in results:
+                    if r.profile is not None:
+                        print_profile(r.profile, console, top)
+                        console.print(f"wrote {r.path}", highlight=False)
+                for r in failed:
+                    err.print(f"[bold red]error:[/] {r.error}", highlight=False, soft_wrap=True)
+                if failed:
+                    raise typer.Exit(failed[0].exception.exit_code if failed[0].exception else 1)
+                return
+            profile, path = profile_artifact(artifact_dir, device, runs, warmup, threads, out, progress,
+                                             adb=adb, options=options or None)
             if eager:
                 from profiling.collectors.eager_host import collect_eager
                 from profiling.schema import save_profile
@@ -235,6 +257,58 @@ def compare_cmd(
         compare_profiles(profiles, depth, top, console)
     except EdgeExportError as e:
         _fail(e)
+
+
+android_app_cli = typer.Typer(help="The Android sample app over adb: deploy an artifact, collect its benchmark results.")
+app.add_typer(android_app_cli, name="android")
+
+
+@android_app_cli.command("deploy")
+def android_deploy_cmd(
+    artifact_dir: Path,
+    serial: Optional[str] = typer.Option(None, "--serial", "-s"),
+    runs: int = typer.Option(50, "--runs"),
+    threads: int = typer.Option(4, "--threads"),
+    warmup: int = typer.Option(5, "--warmup"),
+    apk: Optional[Path] = typer.Option(None, "--apk", help="install this APK first if the app is missing"),
+    image: Optional[str] = typer.Option(None, "--image", help="image on the device to classify (default: bundled)"),
+    adb: Optional[str] = typer.Option(None, "--adb"),
+) -> None:
+    """Push model + manifest to the app and start its benchmark mode."""
+    from profiling.android_device import deploy
+
+    try:
+        with _Progress() as progress:
+            d = deploy(artifact_dir, serial, runs, threads, warmup, adb=adb, apk=apk, image=image, progress=progress)
+    except EdgeExportError as e:
+        _fail(e)
+    console.print(
+        f"started benchmark of {d.model} on {d.serial} (run id {d.run_id}); then: edge-export android collect "
+        f"--serial {d.serial} --artifact {d.artifact_dir} --run-id {d.run_id}", highlight=False, soft_wrap=True,
+    )
+
+
+@android_app_cli.command("collect")
+def android_collect_cmd(
+    serial: Optional[str] = typer.Option(None, "--serial", "-s"),
+    out: Optional[Path] = typer.Option(None, "--out"),
+    artifact_dir: Optional[Path] = typer.Option(None, "--artifact", help="the artifact dir that was deployed"),
+    run_id: Optional[str] = typer.Option(None, "--run-id"),
+    timeout: float = typer.Option(900, "--timeout", help="seconds to wait for the app's result line"),
+    adb: Optional[str] = typer.Option(None, "--adb"),
+) -> None:
+    """Wait for the app's result, pull results.json and write it as a profile."""
+    from profiling.android_device import collect
+    from profiling.report import print_profile
+
+    try:
+        with _Progress() as progress:
+            profile, path = collect(serial, out, adb=adb, artifact_dir=artifact_dir, run_id=run_id, timeout=timeout,
+                                    progress=progress)
+    except EdgeExportError as e:
+        _fail(e)
+    print_profile(profile, console)
+    console.print(f"wrote {path}", highlight=False)
 
 
 @app.command("dashboard")

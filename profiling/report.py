@@ -19,12 +19,15 @@ def print_profile(profile: Profile, console: Console, top: int = 15) -> None:
         f"[bold]{p.model_id} {p.target}[/] on {p.where} ({p.device.get('cpu_model') or p.device.get('model', '')}), "
         f"{p.runtime} {p.runtime_version or ''}, {p.threads} thread(s){sim}", highlight=False,
     )
-    console.print(
+    if p.options.get("latency_stats") == "mean-only":
+        console.print(f"latency: mean {lat.mean:.2f} ms over {p.runs} runs (the tool reports no per-run times)", highlight=False)
+    else:
+        console.print(
         f"latency over {lat.n} runs: median {lat.median:.2f} ms, p10 {lat.p10:.2f}, p90 {lat.p90:.2f}, min {lat.min:.2f}"
         + (f"; load {profile.load_ms:.0f} ms" if profile.load_ms else "")
         + (f"; first run {profile.first_run_ms:.1f} ms" if profile.first_run_ms else ""),
         highlight=False,
-    )
+        )
     if not profile.rows:
         return
     ops = profile.op_total_ms()

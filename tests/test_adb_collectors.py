@@ -532,3 +532,27 @@ def test_android_collect_disconnect(fake, pte_artifact, java_classes, tmp_path, 
     with pytest.raises(DeviceDisconnected, match="device 'FAKE01' disconnected during pull of .*results.json"):
         android_device.collect("FAKE01", poll=0.2, timeout=120)
     assert profiles_in(art) == []
+
+
+# ------------------------------------------------------------------------------------------ CLI
+
+
+def test_cli_profile_adb_all_and_android_round_trip(fake, pte_artifact, java_classes, tmp_path, monkeypatch, cli):
+    """The console script over the stand-in adb: two devices in parallel, then the app's deploy/collect."""
+    monkeypatch.setenv("FAKE_ADB_APP_CLASSES", str(java_classes))
+    fake.devices(dev("FAKE01", packages=["com.edgeexport.bench"]), dev("FAKE02", GALAXY))
+    art = fresh(pte_artifact, tmp_path)
+    code, out, err = cli("profile", str(art), "--device", "adb:all", "--runs", "3", "--warmup", "1")
+    assert code == 0, err
+    assert profiles_in(art) == ["profile-adb_FAKE01.json", "profile-adb_FAKE02.json"]
+    assert "adb:FAKE02" in out
+    code, out, err = cli("android", "deploy", str(art), "--serial", "FAKE01", "--runs", "4", "--warmup", "1")
+    assert code == 0, err
+    run_id = out.split("--run-id ")[1].split()[0]
+    code, out, err = cli("android", "collect", "--serial", "FAKE01", "--artifact", str(art), "--run-id", run_id,
+                         "--out", str(tmp_path / "app.json"))
+    assert code == 0, err
+    assert load_profile(tmp_path / "app.json").provenance.collector == "android-app"
+    fake.devices()
+    code, _, err = cli("profile", str(art), "--device", "adb")
+    assert code == 2 and "no device" in err
