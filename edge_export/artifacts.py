@@ -97,7 +97,7 @@ class Manifest(_Strict):
     model_id: str
     source: SourceSpec
     target: str
-    runtime: Literal["executorch", "litert"]
+    runtime: Literal["executorch", "executorch-qnn", "litert"]
     program_file: str
     file_sha256: str
     file_bytes: int

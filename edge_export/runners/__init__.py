@@ -18,6 +18,7 @@ def _executorch(artifact_dir, manifest, threads, **kw):
 RUNNERS = {
     "executorch": _executorch,
     "litert": lambda *args, **kw: __import__("edge_export.runners.litert_runner", fromlist=["LiteRTRunner"]).LiteRTRunner(*args, **kw),
+    "executorch-qnn": lambda *args, **kw: __import__("edge_export.runners.qnn_runner", fromlist=["QnnRunner"]).QnnRunner(*args, **kw),
 }
 
 

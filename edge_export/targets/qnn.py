@@ -1,0 +1,262 @@
+"""ExecuTorch with Qualcomm's QNN delegate (HTP): fp16 and int8 (QnnQuantizer PT2E). EXPERIMENTAL.
+
+Lowering needs a QNN (QAIRT) SDK: --qnn-sdk PATH, $QNN_SDK_ROOT, or the host SDK that
+`edge-export qnn-sdk setup` provisions. It runs in a child process (edge_export.qnn): a bad SDK
+aborts ExecuTorch's process and lowering drops files into the working directory. The artifact is an
+ordinary ExecuTorch .pte whose delegate holds a QNN context binary for one chipset (--soc). Its runner
+("executorch-qnn") runs it through executorch.runtime in a child process with the QNN libraries; on
+an x86 host that is QNN's HTP *simulator*: right for parity, meaningless as device latency.
+
+Options (--target-opt KEY=VALUE; soc and qnn_sdk also as --soc / --qnn-sdk):
+  soc            a QcomChipset name (default SM8650)          qnn_sdk      a QAIRT root
+  profile_level  0/off, 1/basic, 2/detailed (default), 3/optrace: per-op QNN events in ETDump from 2 on
+  etrecord       true (default) / false                       safe_l2norm  true (default) / false
+  timeout        seconds for the lowering child (3600)
+  qnn-int8 only: quant_dtype 8a8w (default; 16a8w/16a4w/... unverified), observer histogram (default) /
+                 minmax / moving_average, per_channel_linear false (default) / true
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from torch import nn
+
+from edge_export.artifacts import Delegation
+from edge_export.errors import EdgeExportError
+from edge_export.images import calibration_batches
+from edge_export.models.loaded import LoadedModel
+from edge_export.rewrites import L2NormalizeLastDim
+from edge_export.targets.base import ExportContext, ExportResult, Target
+from edge_export.targets.executorch_common import io_specs
+from edge_export.targets.registry import register_target
+
+DEFAULT_SOC = "SM8650"
+QNN_BACKEND = "QnnBackend"
+# QNN profile levels (ExecuTorch compile spec): 0 off, 1 basic, 2 detailed (per-op events), 3 optrace.
+# Default detailed: with it an ETDump of a run carries one "<fx node>:OpId_N (cycles)" event per QNN op
+# (at 0 only DELEGATE_CALL). Measured on swiftformer-test SM8650 fp16: same .pte size, bit-identical
+# outputs, 626 bytes differ (compile spec / context). Use profile_level=0 for a deployment build: detailed
+# profiling costs time on a device at every execute.
+PROFILE_LEVELS = {"0": 0, "off": 0, "1": 1, "basic": 1, "2": 2, "detailed": 2, "3": 3, "optrace": 3}
+DEFAULT_PROFILE_LEVEL = 2
+QUANT_DTYPES = {"8a8w": "use_8a8w", "16a8w": "use_16a8w", "16a16w": "use_16a16w", "8a4w": "use_8a4w",
+                "16a4w": "use_16a4w"}
+DEFAULT_QUANT_DTYPE = "8a8w"
+# QnnQuantizer's default activation observer is MovingAverageMinMax (averaging constant 0.01): with a few
+# dozen calibration images its ranges barely leave the first image's and later images clip. Fake-quant
+# cosine_min on swiftformer-test, 32 images: moving_average 0.886, minmax 0.986, histogram 0.991 (minmax
+# measured 0.979 on the SM8650 simulator, below the 0.98 bar). Histogram is also xnnpack-int8's default.
+OBSERVERS = ("histogram", "minmax", "moving_average")
+DEFAULT_OBSERVER = "histogram"
+_FP16_MIN_NORMAL = 2.0**-14
+_FALSE = ("0", "false", "no", "off")
+
+
+class Fp16SafeL2Normalize(nn.Module):
+    """L2NormalizeLastDim (v * rsqrt(sum v^2)) with v first divided by max|v| over the same axis.
+
+    The same function (for ||v|| >= ~5e-7, where F.normalize's own eps is 1e-12), but the squares stay in [0, 1] with a sum >= 1, inside fp16's normal
+    range. HTP's fp16 flushes subnormals: for activations below ~8e-3 (random-init SwiftFormers have
+    ~3e-4) every v^2 is subnormal and the plain form lost most of its bits (swiftformer-test on the
+    SM8650 simulator: cosine_min 0.992 plain, 0.999998 with this form). The squares also get a sane
+    range to quantize in int8 (fake-quant cosine 0.77 -> 0.86 on the same model). It costs nothing measurable:
+    SwiftFormer-XS SM8650 fp16 simulator, 1.46 G cycles with it vs 1.65 G plain. Option safe_l2norm=false
+    lowers the plain form.
+    """
+
+    def __init__(self, src: L2NormalizeLastDim):
+        super().__init__()
+        self.register_buffer("ones", src.ones.clone(), persistent=False)
+
+    def forward(self, v):
+        u = v / torch.clamp_min(v.abs().amax(dim=-1, keepdim=True), _FP16_MIN_NORMAL)
+        # max|u| == 1 when max|v| >= 2^-14, so the sum is >= 1; smaller vectors (all subnormal in fp16) are
+        # still exact down to ||v|| ~ 5e-7, and v == 0 gives 0 as before (0 * rsqrt(2^-14)).
+        return u * torch.rsqrt(torch.clamp_min((u * u) @ self.ones, _FP16_MIN_NORMAL))
+
+
+def fp16_safe_form(module: nn.Module) -> tuple[nn.Module, int]:
+    """A deep copy of `module` with every L2NormalizeLastDim replaced (same submodule names). (copy, count)"""
+    out = copy.deepcopy(module)
+    swapped = 0
+    for _, parent in list(out.named_modules()):
+        for attr, child in list(parent.named_children()):
+            if isinstance(child, L2NormalizeLastDim):
+                setattr(parent, attr, Fp16SafeL2Normalize(child))
+                swapped += 1
+    return out.eval(), swapped
+
+
+def qnn_sdk_for(options: dict[str, Any]):
+    """The SDK for these target options: --qnn-sdk (option qnn_sdk) > $QNN_SDK_ROOT > the provisioned one.
+
+    Pure file checks (nothing is loaded); a one-line QnnSdkError (an EdgeExportError) says what to set.
+    """
+    from edge_export.qnn import find_qnn_sdk
+
+    explicit = options.get("qnn_sdk")
+    return find_qnn_sdk(str(explicit) if explicit is not None else None)
+
+
+def soc_of(options: dict[str, Any]) -> tuple[str, str]:
+    """(chipset name, HTP arch) for option soc; one-line error listing the valid names."""
+    from edge_export.qnn.lowering_subprocess import list_chipsets
+
+    chips = list_chipsets()
+    name = str(options.get("soc") or DEFAULT_SOC).strip().upper()
+    if name not in chips:
+        raise EdgeExportError(f"unknown --soc {options.get('soc')!r}: choose a QcomChipset from {', '.join(sorted(chips))}")
+    return name, chips[name]
+
+
+def profile_level_of(options: dict[str, Any]) -> int:
+    value = str(options.get("profile_level", DEFAULT_PROFILE_LEVEL)).strip().lower()
+    if value not in PROFILE_LEVELS:
+        raise EdgeExportError(f"unknown profile_level {value!r}: choose 0/off, 1/basic, 2/detailed or 3/optrace")
+    return PROFILE_LEVELS[value]
+
+
+def _timeout(options: dict[str, Any]) -> float:
+    try:
+        return float(options.get("timeout", 3600))
+    except ValueError:
+        raise EdgeExportError(f"bad timeout {options.get('timeout')!r}: give seconds, e.g. timeout=3600") from None
+
+
+class _QnnTarget(Target):
+    runtime = "executorch-qnn"
+    experimental = True
+    accepted_options = frozenset({"soc", "qnn_sdk", "profile_level", "etrecord", "timeout", "safe_l2norm"})
+
+    def check_available(self, options: dict[str, Any] | None = None) -> None:
+        """With the target options: validate soc, profile level and find the SDK (file checks only).
+
+        export() calls this without options today; export() below repeats it with ctx.options first,
+        so a missing SDK still fails before any lowering work, leaving nothing in the out dir.
+        """
+        if options is None:
+            return
+        self._check(options)
+
+    def _check(self, options: dict[str, Any]):
+        soc, arch = soc_of(options)
+        level = profile_level_of(options)
+        sdk = qnn_sdk_for(options)
+        return soc, arch, level, sdk
+
+    def _lower(self, module, loaded: LoadedModel, sample, ctx: ExportContext, precision: str, **kw) -> ExportResult:
+        from edge_export.qnn.lowering_subprocess import lower_to_qnn
+
+        soc, arch, level, sdk = self._check(ctx.options)
+        etrecord = str(ctx.options.get("etrecord", "true")).lower() not in _FALSE
+        if str(ctx.options.get("safe_l2norm", "true")).lower() in _FALSE:
+            safe, swapped = module, 0
+        else:
+            safe, swapped = fp16_safe_form(module)
+        notes = [
+            f"experimental: QNN HTP for {soc} ({arch}) lowered with {sdk.describe()}; parity measured on QNN's "
+            "x86 HTP simulator, not on a phone; the context binary needs a QNN runtime of the same or newer QAIRT",
+        ]
+        for w in sdk.warnings:
+            notes.append(f"QNN SDK: {w}")
+        if swapped:
+            notes.append(f"{swapped} L2-normalize modules prescaled by max|v| so their squares stay in fp16 range "
+                         "(same function; see edge_export.targets.qnn.Fp16SafeL2Normalize)")
+        ctx.progress("torch.export")
+        program = torch.export.export(safe, (sample,), strict=False)
+        ctx.progress(f"lowering to QNN HTP {soc} {precision} in a child process (QAIRT {sdk.qairt_version})")
+        result = lower_to_qnn(
+            program, (sample,), ctx.workdir / "model.pte", sdk=sdk, chipset=soc, precision=precision,
+            profile_level=level, etrecord_path=ctx.workdir / "model.etrecord" if etrecord else None,
+            timeout=_timeout(ctx.options), **kw,
+        )
+        ctx.progress(f"lowered in {result.seconds_lower:.1f} s: {result.subgraphs} QNN subgraph(s), "
+                     f"{result.fallback_nodes} fallback nodes")
+        inputs, outputs = io_specs(sample, loaded.num_classes)
+        delegation = Delegation(
+            backend=QNN_BACKEND,
+            subgraphs=result.subgraphs,
+            delegated_nodes=result.delegated_nodes,
+            fallback_nodes=result.fallback_nodes,
+            fallback_ops=dict(sorted(result.fallback_ops.items(), key=lambda kv: -kv[1])),
+            delegated_ops=dict(sorted(result.delegated_ops.items(), key=lambda kv: -kv[1])),
+        )
+        options: dict[str, Any] = {
+            "soc": soc,
+            "htp_arch": arch,
+            "qairt_version": result.qairt_version,
+            "qnn_sdk_provenance": sdk.provisioned_from,
+            "qnn_compat_shim": result.uses_compat_shim,
+            "profile_level": level,
+            "fp16_safe_l2norm": swapped,
+            "seconds_lower": round(result.seconds_lower, 2),
+            "seconds_child_total": round(result.seconds_total, 2),
+        }
+        if ctx.options.get("qnn_sdk") is not None:
+            # the runner looks here first, so validation after export uses the SDK the user named
+            options["qnn_sdk"] = str(sdk.root)
+        if result.seconds_quantize is not None:
+            options["seconds_quantize"] = round(result.seconds_quantize, 2)
+        etrecord_file = "model.etrecord" if result.etrecord_path is not None else None
+        return ExportResult("model.pte", inputs, outputs, delegation, etrecord_file, options, notes)
+
+
+@register_target
+class QnnFp16(_QnnTarget):
+    name = "qnn-fp16"
+    description = "ExecuTorch .pte, Qualcomm QNN HTP delegate, float16 (--soc, default SM8650; host runs: HTP simulator)"
+    precision = "fp16"
+    # Measured on the x86 HTP simulator, 8 photographs: swiftformer-test 64 px cosine_min 0.999997 (SM8650 and
+    # SM8550), SwiftFormer-XS 0.999999 (SM8650); fp16 rounding is ~1e-3 relative per op. 0.999 leaves room for
+    # deeper models and real checkpoints, while a numerical fault lands below it: swiftformer-test with its
+    # L2 normalizations flushed to fp16 subnormals (before Fp16SafeL2Normalize) measured 0.992.
+    cosine_threshold = 0.999
+
+    def export(self, module: nn.Module, loaded: LoadedModel, sample: torch.Tensor, ctx: ExportContext) -> ExportResult:
+        return self._lower(module, loaded, sample, ctx, "fp16")
+
+
+@register_target
+class QnnInt8(_QnnTarget):
+    name = "qnn-int8"
+    description = ("ExecuTorch .pte, Qualcomm QNN HTP delegate, int8 (QnnQuantizer PT2E, 8a8w, per-channel conv "
+                   "weights; --soc; host runs: HTP simulator)")
+    precision = "int8"
+    # Same bar as xnnpack-int8: quantization noise stays above it, a broken scale or op falls far below.
+    # Measured (histogram observer, 32 images, SM8650 simulator): swiftformer-test 0.990, SwiftFormer-XS 0.9989;
+    # with QnnQuantizer's default moving-average observer swiftformer-test fake-quant alone is 0.886.
+    cosine_threshold = 0.98
+    accepted_options = _QnnTarget.accepted_options | {"quant_dtype", "observer", "per_channel_linear"}
+
+    def export(self, module: nn.Module, loaded: LoadedModel, sample: torch.Tensor, ctx: ExportContext) -> ExportResult:
+        name = str(ctx.options.get("quant_dtype", DEFAULT_QUANT_DTYPE)).strip().lower().removeprefix("use_")
+        if name not in QUANT_DTYPES:
+            raise EdgeExportError(f"unknown quant_dtype {name!r}: choose from {', '.join(QUANT_DTYPES)}")
+        per_channel_linear = str(ctx.options.get("per_channel_linear", "false")).lower() not in _FALSE
+        observer = str(ctx.options.get("observer", DEFAULT_OBSERVER)).strip().lower().replace("-", "_")
+        if observer not in OBSERVERS:
+            raise EdgeExportError(f"unknown observer {observer!r}: choose from {', '.join(OBSERVERS)}")
+        self._check(ctx.options)  # a missing SDK fails before calibration work
+        calib = calibration_batches(loaded.preprocessing, ctx.calib, ctx.seed)
+        ctx.progress(f"quantizing ({name}, {len(calib)} calibration images) and lowering in a child process")
+        result = self._lower(
+            module, loaded, sample, ctx, "int8", calibration=[(b,) for b in calib], quant_dtype=QUANT_DTYPES[name],
+            per_channel_linear=per_channel_linear, act_observer=observer,
+        )
+        result.target_options.update({
+            "quant_dtype": name,
+            "quantizer": f"QnnQuantizer {name}, per-channel conv weights"
+            + (", per-channel linear weights" if per_channel_linear else ""),
+            "calibration_images": len(calib),
+            "activation_observer": observer,
+        })
+        if name != DEFAULT_QUANT_DTYPE:
+            result.notes.append(f"quant_dtype {name} is not verified on the host path (16-bit activations gave "
+                                "sign-flipped outputs on the QAIRT 2.51 simulator); validation decides")
+        return result
+
+
+__all__ = ["Fp16SafeL2Normalize", "QnnFp16", "QnnInt8", "fp16_safe_form", "qnn_sdk_for", "soc_of"]
