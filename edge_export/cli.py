@@ -259,6 +259,10 @@ def compare_cmd(
         _fail(e)
 
 
+from edge_export.qnn_cli import qnn_app  # noqa: E402  (experimental host SDK provisioning)
+
+app.add_typer(qnn_app, name="qnn-sdk")
+
 android_app_cli = typer.Typer(help="The Android sample app over adb: deploy an artifact, collect its benchmark results.")
 app.add_typer(android_app_cli, name="android")
 

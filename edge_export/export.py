@@ -64,7 +64,7 @@ def export(request: ExportRequest, progress: Callable[[str], None] = lambda m: N
             f"option {', '.join(unknown)} does not apply to {names}: accepted: {', '.join(sorted(accepted)) or 'none'}"
         )
     for t in targets:
-        t.check_available()
+        t.check_available({k: v for k, v in request.target_options.items() if k in t.accepted_options})
     loaded = request.model
     if not isinstance(loaded, LoadedModel):
         options = dict(request.model_options)

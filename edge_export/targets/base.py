@@ -43,8 +43,10 @@ class Target:
     accepted_options: ClassVar[frozenset[str]] = frozenset()
     experimental: ClassVar[bool] = False
 
-    def check_available(self) -> None:
-        """Raise EdgeExportError if this machine cannot export this target (missing SDK...)."""
+    def check_available(self, options: dict[str, Any] | None = None) -> None:
+        """Raise EdgeExportError if this machine cannot export this target with these options (missing SDK...).
+
+        Called before the model is loaded, so bad set-ups fail in a second, not after minutes of work."""
 
     def export(self, module: nn.Module, loaded: LoadedModel, sample: torch.Tensor, ctx: ExportContext) -> ExportResult:
         raise NotImplementedError
