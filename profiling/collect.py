@@ -50,6 +50,7 @@ COLLECTORS: dict[tuple[str, str], Callable[[ProfileRequest], Profile]] = {
     ("litert", "host"): _litert_host,
     ("executorch", "adb"): _lazy("adb_executorch"),
     ("litert", "adb"): _lazy("adb_tflite"),
+    ("executorch-qnn", "host"): _lazy("qnn_host"),
 }
 
 
