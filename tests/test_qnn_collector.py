@@ -66,7 +66,8 @@ def test_qnn_host_profile_on_the_simulator(host_sdk, tmp_path):
     assert any("Accelerator (execute) time (us)" in n for n in profile.notes)
     assert 0 < profile.op_total_ms() <= profile.latency.max * 1.01
     frac = profile.attributed_fraction()
-    assert frac >= 0.9, frac  # measured 0.954 (the rest: QNN-inserted permute/view layout ops)
+    # measured 0.91-0.95 (the rest: QNN-inserted permute/view layout ops; simulator cycles vary run to run)
+    assert frac >= 0.85, frac
     modules = dict(load_model(TINY, None, 0, dict(TINY_OPTS)).module.named_modules())
     paths = {r.module_path for r in rows if r.module_path}
     assert len(paths) > 10
