@@ -32,6 +32,7 @@ def test_xs_exports_to_both_xnnpack_targets(tmp_path, cli):
 
     prof = load_profile(tmp_path / "swiftformer-xs-xnnpack-fp32" / "profile-host.json")
     assert prof.attributed_fraction() >= 0.9
-    assert 0.9 * prof.latency.median <= prof.op_total_ms() <= 1.1 * prof.latency.median or \
-        0.9 * prof.latency.min <= prof.op_total_ms() <= 1.1 * prof.latency.median
+    # rows cover the run: per-op means add up to the mean run (ETDump times the same runs the wall clock does;
+    # the rest is delegate-call overhead and, on a loaded machine, preemption between ops)
+    assert 0.75 <= sum(r.stats.mean for r in prof.rows) / prof.latency.mean <= 1.05
     assert any(r.module_path and r.module_path.endswith("attn.to_query") for r in prof.rows)
