@@ -134,8 +134,8 @@ class _QnnTarget(Target):
     def check_available(self, options: dict[str, Any] | None = None) -> None:
         """With the target options: validate soc, profile level and find the SDK (file checks only).
 
-        export() calls this without options today; export() below repeats it with ctx.options first,
-        so a missing SDK still fails before any lowering work, leaving nothing in the out dir.
+        export() calls this with the target's options before the model loads; _lower() repeats it, so a
+        direct export() call also fails before any lowering work, leaving nothing in the out dir.
         """
         if options is None:
             return
@@ -231,14 +231,23 @@ class QnnInt8(_QnnTarget):
     cosine_threshold = 0.98
     accepted_options = _QnnTarget.accepted_options | {"quant_dtype", "observer", "per_channel_linear"}
 
-    def export(self, module: nn.Module, loaded: LoadedModel, sample: torch.Tensor, ctx: ExportContext) -> ExportResult:
-        name = str(ctx.options.get("quant_dtype", DEFAULT_QUANT_DTYPE)).strip().lower().removeprefix("use_")
+    @staticmethod
+    def _quant_options(options: dict[str, Any]) -> tuple[str, str, bool]:
+        name = str(options.get("quant_dtype", DEFAULT_QUANT_DTYPE)).strip().lower().removeprefix("use_")
         if name not in QUANT_DTYPES:
             raise EdgeExportError(f"unknown quant_dtype {name!r}: choose from {', '.join(QUANT_DTYPES)}")
-        per_channel_linear = str(ctx.options.get("per_channel_linear", "false")).lower() not in _FALSE
-        observer = str(ctx.options.get("observer", DEFAULT_OBSERVER)).strip().lower().replace("-", "_")
+        observer = str(options.get("observer", DEFAULT_OBSERVER)).strip().lower().replace("-", "_")
         if observer not in OBSERVERS:
             raise EdgeExportError(f"unknown observer {observer!r}: choose from {', '.join(OBSERVERS)}")
+        return name, observer, str(options.get("per_channel_linear", "false")).lower() not in _FALSE
+
+    def check_available(self, options: dict[str, Any] | None = None) -> None:
+        if options is not None:
+            self._quant_options(options)  # option mistakes are named before a missing SDK
+        super().check_available(options)
+
+    def export(self, module: nn.Module, loaded: LoadedModel, sample: torch.Tensor, ctx: ExportContext) -> ExportResult:
+        name, observer, per_channel_linear = self._quant_options(ctx.options)
         self._check(ctx.options)  # a missing SDK fails before calibration work
         calib = calibration_batches(loaded.preprocessing, ctx.calib, ctx.seed)
         ctx.progress(f"quantizing ({name}, {len(calib)} calibration images) and lowering in a child process")
