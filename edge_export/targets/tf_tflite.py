@@ -69,7 +69,7 @@ class TfTfliteFp32(Target):
     cosine_threshold = 0.99999
     accepted_options = frozenset()
 
-    def check_available(self) -> None:
+    def check_available(self, options: dict | None = None) -> None:
         missing = [m for m in ("tensorflow", "tf_keras") if importlib.util.find_spec(m) is None]
         if missing:
             raise EdgeExportError(
