@@ -1,0 +1,164 @@
+"""Drive contestant worker processes (benchmarks/worker.py) through interleaved rounds.
+
+Only one worker computes at any moment; every round visits every contestant (in a rotated order, so no
+one always runs right after the same neighbour) for every thread count. Medians/minimums are over all
+rounds. Ratios between contestants are only meaningful inside one interleaved run on these shared boxes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+WORKER = Path(__file__).resolve().parent / "worker.py"
+
+
+class WorkerError(RuntimeError):
+    pass
+
+
+class Worker:
+    """One contestant process. `kind` as benchmarks/worker.py takes it."""
+
+    def __init__(self, kind: str, log_dir: Path | None = None, python: str = sys.executable):
+        self.kind = kind
+        self.log = None
+        stderr = subprocess.DEVNULL
+        if log_dir is not None:
+            log_dir.mkdir(parents=True, exist_ok=True)
+            self.log = open(log_dir / f"worker-{kind.replace(':', '_')}.log", "ab")
+            stderr = self.log
+        env = {**os.environ, "USE_TF": os.environ.get("USE_TF", "0"), "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(
+            [python, str(WORKER), kind], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+            text=True, bufsize=1, env=env,
+        )
+        self.ready = False
+
+    def _read(self) -> dict:
+        line = self.proc.stdout.readline()
+        if not line:
+            raise WorkerError(f"worker {self.kind} exited (code {self.proc.poll()}); see its log")
+        return json.loads(line)
+
+    def wait_ready(self) -> None:
+        if not self.ready:
+            msg = self._read()
+            if not msg.get("ok"):
+                raise WorkerError(f"worker {self.kind} failed to start: {msg}")
+            self.ready = True
+
+    def send(self, **cmd) -> None:
+        self.wait_ready()
+        self.proc.stdin.write(json.dumps(cmd) + "\n")
+        self.proc.stdin.flush()
+
+    def recv(self) -> dict:
+        return self._read()
+
+    def call(self, **cmd) -> dict:
+        self.send(**cmd)
+        return self.recv()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.call(cmd="quit")
+                self.proc.wait(timeout=30)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait()
+        if self.log:
+            self.log.close()
+
+
+@dataclass
+class Contestant:
+    name: str  # row name: eager, torch.compile, onnxruntime, xnnpack-fp32, ... , gemm-peak
+    worker: Worker
+    load: dict  # the load command's fields (model, options, artifact, onnx, ...)
+    flops: int | None = None  # per run; None: not a model
+    loaded: bool = False
+    load_s: float | None = None
+    extra: dict = field(default_factory=dict)
+    error: str | None = None
+    times: dict[int, list[float]] = field(default_factory=dict)  # threads -> ms
+    only_threads: list[int] | None = None  # serves only these thread counts (torch.compile: one per process)
+
+    def thread_counts(self, threads: list[int]) -> list[int]:
+        return [t for t in threads if self.only_threads is None or t in self.only_threads]
+
+
+def load_all(contestants: list[Contestant], threads: list[int], progress=print) -> None:
+    """Send every load first (workers load in parallel), then collect the replies."""
+    pending = []
+    for c in contestants:
+        try:
+            c.worker.send(cmd="load", threads=c.thread_counts(threads), **c.load)
+            pending.append(c)
+        except WorkerError as e:
+            c.error = str(e)
+    for c in pending:
+        try:
+            reply = c.worker.recv()
+        except WorkerError as e:
+            reply = {"ok": False, "error": str(e)}
+        if reply.get("ok"):
+            c.loaded, c.load_s, c.extra = True, reply.get("load_s"), reply.get("extra", {})
+        else:
+            c.error = reply.get("error", "load failed")
+            progress(f"  {c.name}: load failed: {c.error}")
+
+
+def interleave(contestants: list[Contestant], threads: list[int], rounds: int, per_round: int,
+               warmup: int = 1, progress=print, loads: list | None = None) -> None:
+    live = [c for c in contestants if c.loaded and not c.error]
+    for r in range(rounds):
+        order = live[r % len(live):] + live[: r % len(live)] if live else []
+        for c in order:
+            for t in c.thread_counts(threads):
+                if c.error:
+                    continue
+                try:
+                    reply = c.worker.call(cmd="run", model=c.load["model"], threads=t, n=per_round, warmup=warmup)
+                except WorkerError as e:
+                    reply = {"ok": False, "error": str(e)}
+                if reply.get("ok"):
+                    c.times.setdefault(t, []).extend(reply["times_ms"])
+                else:
+                    c.error = reply.get("error")
+                    progress(f"  {c.name}: run failed: {c.error}")
+        if loads is not None:
+            loads.append(os.getloadavg()[0])
+        progress(f"  round {r + 1}/{rounds} done (load {os.getloadavg()[0]:.2f})")
+
+
+def unload_all(contestants: list[Contestant]) -> None:
+    for c in contestants:
+        if c.loaded:
+            try:
+                c.worker.call(cmd="unload", model=c.load["model"])
+            except WorkerError:
+                pass
+
+
+def stats(times: list[float]) -> dict:
+    a = np.asarray(times, dtype=float)
+    return {
+        "n": int(a.size),
+        "median_ms": float(np.median(a)),
+        "min_ms": float(a.min()),
+        "p10_ms": float(np.percentile(a, 10)),
+        "p90_ms": float(np.percentile(a, 90)),
+    }
+
+
+def now() -> float:
+    return time.perf_counter()

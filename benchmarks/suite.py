@@ -1,0 +1,626 @@
+"""Benchmark suite: our artifacts vs eager PyTorch, torch.compile and ONNX Runtime, against the compute floor.
+
+    python benchmarks/suite.py --out artifacts            # what `make bench` runs
+    python benchmarks/suite.py --out artifacts --models swiftformer-xs --threads 2 --rounds 4
+
+Writes <bench-dir>/bench.json and bench.md (default <out>/bench/) and prints the table.
+
+What it does, in order (nothing is timed while anything else runs):
+1. Artifacts: every (model, target) asked for that is missing from --out, or stale (exported with other
+   rewrites, model options or package versions), is exported with the edge-export CLI in a child process;
+   its wall time and peak RSS (os.wait4 on that child: the child and its own children) are the export cost.
+   Costs persist in <bench-dir>/export-cost.json so a later run that reuses the artifact still reports them.
+2. ONNX: the user's (stock) model is exported with torch.onnx.export(dynamo=False) - the legacy TorchScript
+   exporter, whose graph ran ~10 % faster in ONNX Runtime here than the dynamo exporter's - opset 17.
+3. Latency: one worker process per contestant (benchmarks/worker.py: eager, torch.compile, ONNX Runtime
+   CPU EP with ORT_ENABLE_ALL, each artifact in its own runtime, and an fp32 GEMM). Rounds are interleaved
+   across processes and only one process computes at a time; each turn does 1 untimed warm-up run then
+   --per-round timed runs, for each thread count. The GEMM (torch.mm, n x n fp32) is a contestant like the
+   others, so the compute peak is measured under the same load as the models.
+4. Ratios per (model, threads), from this run only: to eager, to ONNX Runtime, to the fastest runtime;
+   achieved GFLOP/s (manifest FLOPs = 2 x MACs / median time) and % of the GEMM peak (median GEMM GFLOP/s at
+   the same thread count). The load average is sampled after every round and stored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import Contestant, Worker, WorkerError, interleave, load_all, stats, unload_all  # noqa: E402
+
+SCHEMA = "edge-export-bench/1"
+DEFAULT_MODELS = ["swiftformer-xs", "swiftformer-s", "swiftformer-l1", "swiftformer-l3"]
+CPU_TARGETS = ["xnnpack-fp32", "xnnpack-int8", "tflite-fp32", "tflite-int8", "tflite-dynamic-int8", "tf-tflite-fp32"]
+BASE_TARGETS = ["xnnpack-fp32", "tflite-fp32"]
+MODEL_OPTS = {"layer_scale_init_value": "1.0"}  # as `make run`: random weights with non-trivial outputs
+ORT = "onnxruntime"
+EAGER = "eager"
+COMPILE = "torch.compile"
+GEMM = "gemm-peak"
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# ----------------------------------------------------------------------------------------------- artifacts
+
+
+def _current_rewrites(model: str) -> list[str]:
+    from edge_export.models import load_model
+    from edge_export.rewrites import export_form
+
+    return export_form(load_model(model, options=dict(MODEL_OPTS)))[1]
+
+
+def _package_versions() -> dict[str, str]:
+    from edge_export.export import package_versions
+
+    return package_versions()
+
+
+def artifact_state(path: Path, model: str, rewrites: list[str], versions: dict[str, str]) -> str:
+    """'ok', 'missing' or 'stale: why'."""
+    from edge_export.artifacts import read_manifest
+
+    if not (path / "manifest.json").is_file():
+        return "missing"
+    try:
+        m = read_manifest(path)
+    except Exception as e:  # unreadable manifest: re-export
+        return f"stale: unreadable manifest ({type(e).__name__})"
+    if m.model_id != model or m.source.kind != "config" or m.source.seed != 0:
+        return "stale: another model source"
+    if {k: str(v) for k, v in m.source.options.items()} != MODEL_OPTS:
+        return f"stale: model options {m.source.options}"
+    if m.rewrites != rewrites:
+        return "stale: exported with other rewrites"
+    for pkg in ("torch", "executorch", "litert-torch", "ai-edge-litert"):
+        if m.package_versions.get(pkg) != versions.get(pkg):
+            return f"stale: {pkg} {m.package_versions.get(pkg)} != {versions.get(pkg)}"
+    if not (path / m.program_file).is_file():
+        return "missing"
+    return "ok"
+
+
+def run_measured(cmd: list[str], log_path: Path, timeout: float, env: dict | None = None) -> dict:
+    """Run cmd as a child process (output to log_path): exit code, wall seconds, peak RSS and CPU seconds of
+    that child including its own waited-for children (os.wait4: the kernel's RUSAGE_BOTH for that pid; unlike
+    getrusage(RUSAGE_CHILDREN) it does not mix in earlier children of this process)."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    with open(log_path, "wb") as logf:
+        proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, env=env)
+        deadline = start + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                proc.kill()
+                pid, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.1)
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: keep Popen from waiting again
+    return {
+        "exit_code": proc.returncode,
+        "wall_s": round(time.perf_counter() - start, 2),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),  # Linux reports KiB
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+    }
+
+
+def export_child(model: str, target: str, out: Path, images: int, threads: int, timeout: float) -> dict:
+    """Export one target with the edge-export CLI in a child process; its wall time and peak RSS."""
+    import shutil
+
+    cli = Path(sys.executable).parent / "edge-export"
+    cmd = [str(cli)] if cli.exists() else [sys.executable, "-m", "edge_export.cli"]
+    cmd += ["export", model, "-t", target, "--out", str(out), "--images", str(images), "--threads", str(threads)]
+    for k, v in MODEL_OPTS.items():
+        cmd += ["--opt", f"{k}={v}"]
+    final = out / f"{model}-{target}"
+    if final.exists():
+        shutil.rmtree(final)  # stale or forced: a failed export must not leave the old artifact looking current
+    log_path = out / "bench" / "logs" / f"export-{model}-{target}.log"
+    rec = {"model": model, "target": target,
+           **run_measured(cmd, log_path, timeout, env={**os.environ, "COLUMNS": "200"}),
+           "log": str(log_path), "validation_images": images,
+           "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    if rec["exit_code"] == 0 and (final / "manifest.json").is_file():
+        from edge_export.artifacts import read_manifest
+
+        rec["export_seconds"] = read_manifest(final).export_seconds  # the target alone: no start-up/validation
+    else:
+        tail = log_path.read_text(errors="replace").strip().splitlines()[-3:]
+        rec["error"] = " | ".join(tail)[-400:] or f"exit code {rec['exit_code']}"
+    return rec
+
+
+def ensure_artifacts(plan: dict[str, list[str]], out: Path, bench_dir: Path, args) -> list[dict]:
+    """Export what is missing or stale; return export-cost records for every planned artifact."""
+    cost_file = bench_dir / "export-cost.json"
+    costs = {}
+    if cost_file.is_file():
+        try:
+            costs = {(c["model"], c["target"]): c for c in json.loads(cost_file.read_text())}
+        except Exception:
+            costs = {}
+    versions = _package_versions()
+    records = []
+    for model, targets in plan.items():
+        rewrites = _current_rewrites(model)
+        for target in targets:
+            path = out / f"{model}-{target}"
+            state = artifact_state(path, model, rewrites, versions)
+            fresh = model in args.fresh_export_models
+            if state == "ok" and not fresh and (model, target) in costs:
+                rec = dict(costs[(model, target)], measured_in_this_run=False)
+            elif state == "ok" and not fresh and args.no_export:
+                rec = {"model": model, "target": target, "measured_in_this_run": False, "note": "artifact reused; no cost record"}
+            elif args.no_export and state != "ok":
+                rec = {"model": model, "target": target, "error": f"artifact {state} and --no-export given"}
+            else:
+                why = "forced by --fresh-export" if fresh and state == "ok" else state
+                log(f"exporting {model} -> {target} ({why})")
+                rec = export_child(model, target, out, args.validate_images, max(args.threads), args.export_timeout)
+                rec["measured_in_this_run"] = True
+                rec["reason"] = why
+                if "error" in rec:
+                    log(f"  FAILED: {rec['error']}")
+                else:
+                    log(f"  {rec['wall_s']} s wall, {rec['peak_rss_mb']} MB peak RSS")
+                    costs[(model, target)] = {k: v for k, v in rec.items() if k != "measured_in_this_run"}
+            records.append(rec)
+    bench_dir.mkdir(parents=True, exist_ok=True)
+    cost_file.write_text(json.dumps(list(costs.values()), indent=2))
+    return records
+
+
+# ----------------------------------------------------------------------------------------------------- ONNX
+
+
+def ensure_onnx(model: str, onnx_dir: Path, exporter: str) -> dict:
+    """The user's (stock) module, exported for ONNX Runtime. Cached by model/options/torch version/exporter."""
+    import torch
+
+    onnx_dir.mkdir(parents=True, exist_ok=True)
+    path = onnx_dir / f"{model}-{exporter}.onnx"
+    meta_path = path.with_suffix(".json")
+    key = {"model": model, "options": MODEL_OPTS, "torch": torch.__version__, "exporter": exporter, "opset": 17}
+    if path.is_file() and meta_path.is_file():
+        meta = json.loads(meta_path.read_text())
+        if meta.get("key") == key:
+            return meta
+    from edge_export.models import load_model
+
+    loaded = load_model(model, options=dict(MODEL_OPTS))
+    from edge_export.models.loaded import LogitsOnly
+
+    module = LogitsOnly(loaded.module).eval()
+    x = torch.zeros(loaded.input_shape())
+    start = time.perf_counter()
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, (x,), str(path), dynamo=(exporter == "dynamo"), opset_version=17,
+                          input_names=["input"], output_names=["logits"])
+    meta = {"key": key, "path": str(path), "export_s": round(time.perf_counter() - start, 2),
+            "bytes": path.stat().st_size + sum(p.stat().st_size for p in onnx_dir.glob(f"{path.name}.data"))}
+    meta_path.write_text(json.dumps(meta, indent=2))
+    return meta
+
+
+# -------------------------------------------------------------------------------------------------- latency
+
+
+def model_flops(model: str, out: Path, targets: list[str]) -> int:
+    from edge_export.artifacts import read_manifest
+
+    for t in targets:
+        p = out / f"{model}-{t}"
+        if (p / "manifest.json").is_file():
+            m = read_manifest(p)
+            if m.flops:
+                return int(m.flops)
+    from edge_export.models import load_model
+
+    return int(load_model(model, options=dict(MODEL_OPTS)).flops())
+
+
+def image_size(model: str) -> int:
+    from edge_export.models import load_model
+
+    return int(load_model(model, options=dict(MODEL_OPTS)).preprocessing.image_size)
+
+
+class Workers:
+    """One long-lived worker per contestant kind; started lazily, all closed at the end."""
+
+    def __init__(self, log_dir: Path):
+        self.log_dir = log_dir
+        self.by_kind: dict[str, Worker] = {}
+
+    def get(self, kind: str) -> Worker:
+        if kind not in self.by_kind:
+            self.by_kind[kind] = Worker(kind, self.log_dir)
+        return self.by_kind[kind]
+
+    def close(self) -> None:
+        for w in self.by_kind.values():
+            w.close()
+
+
+def run_latency(plan, args, out: Path, bench_dir: Path, onnx: dict, loads: list) -> tuple[list[dict], dict, list[dict]]:
+    """Rows (model x contestant x threads), GEMM samples per thread count, and extras (compile/ORT info)."""
+    from edge_export.artifacts import read_manifest
+
+    workers = Workers(bench_dir / "logs")
+    rows, gemm_times, extras = [], {t: [] for t in args.threads}, []
+    try:
+        for model, targets in plan.items():
+            size = image_size(model)
+            flops = model_flops(model, out, targets)
+            cs: list[Contestant] = []
+            if not args.no_eager:
+                cs.append(Contestant(EAGER, workers.get("eager"), {"model": model, "options": MODEL_OPTS, "image_size": size}, flops))
+            if model in args.compile_models:
+                for t in args.threads:
+                    cs.append(Contestant(COMPILE, workers.get(f"compile@{t}"),
+                                         {"model": model, "options": MODEL_OPTS, "image_size": size}, flops, only_threads=[t]))
+            if model in onnx and "path" in onnx[model]:
+                cs.append(Contestant(ORT, workers.get("ort"), {"model": model, "onnx": onnx[model]["path"], "image_size": size}, flops))
+            for t in targets:
+                p = out / f"{model}-{t}"
+                if (p / "manifest.json").is_file():
+                    cs.append(Contestant(t, workers.get(f"artifact:{t}"), {"model": model, "artifact": str(p), "image_size": size}, flops))
+            gemm = Contestant(GEMM, workers.get("gemm"), {"model": f"gemm-{model}", "n": args.gemm_n})
+            cs.append(gemm)
+            log(f"{model}: loading {len(cs)} contestants ({', '.join(c.name for c in cs)})")
+            load_all(cs, args.threads, progress=log)
+            log(f"{model}: {args.rounds} interleaved rounds x {args.per_round} runs, threads {args.threads}")
+            interleave(cs, args.threads, args.rounds, args.per_round, warmup=1, progress=log, loads=loads)
+            unload_all(cs)
+            for t in args.threads:
+                gemm_times[t].extend(gemm.times.get(t, []))
+            for c in cs:
+                if c.name == GEMM:
+                    continue
+                info = {"kind": "artifact" if c.name not in (EAGER, COMPILE, ORT) else c.name}
+                if info["kind"] == "artifact":
+                    m = read_manifest(Path(c.load["artifact"]))
+                    info.update(target=m.target, runtime=m.runtime, precision=_precision(m.target), file_bytes=m.file_bytes)
+                elif c.name == ORT:
+                    info.update(runtime="onnxruntime", precision="fp32", file_bytes=onnx[model].get("bytes"),
+                                exporter=args.ort_exporter)
+                else:
+                    info.update(runtime="pytorch", precision="fp32")
+                if c.extra or c.load_s is not None:
+                    extras.append({"model": model, "contestant": c.name, "threads": c.only_threads or args.threads,
+                                   "load_s": c.load_s, **c.extra})
+                for t in c.thread_counts(args.threads):
+                    row = {"model": model, "contestant": c.name, "threads": t, **info, "flops": c.flops}
+                    if c.error or not c.times.get(t):
+                        row["error"] = c.error or "no samples"
+                    else:
+                        row.update(stats(c.times[t]))
+                    rows.append(row)
+    finally:
+        workers.close()
+    return rows, gemm_times, extras
+
+
+def row_order(r: dict, plan: dict[str, list[str]]) -> tuple:
+    models = list(plan)
+    names = [EAGER, COMPILE, ORT, *plan.get(r["model"], [])]
+    c = r["contestant"]
+    return (models.index(r["model"]) if r["model"] in models else len(models), r["threads"],
+            names.index(c) if c in names else len(names), c)
+
+
+def _precision(target: str) -> str:
+    return "int8" if "int8" in target else "fp32"
+
+
+# ---------------------------------------------------------------------------------------------- reporting
+
+
+def peak_table(gemm_times: dict[int, list[float]], n: int) -> dict:
+    flops = 2 * n**3
+    out = {}
+    for t, times in gemm_times.items():
+        if not times:
+            continue
+        s = stats(times)
+        out[str(t)] = {**s, "n": n, "flops": flops, "gflops_median": flops / (s["median_ms"] / 1e3) / 1e9,
+                       "gflops_best": flops / (s["min_ms"] / 1e3) / 1e9}
+    return out
+
+
+def add_ratios(rows: list[dict], peak: dict) -> None:
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["model"], r["threads"]), []).append(r)
+    for (model, t), rs in groups.items():
+        ok = [r for r in rs if "median_ms" in r]
+        by = {r["contestant"]: r for r in ok}
+        best = min(ok, key=lambda r: r["median_ms"]) if ok else None
+        for r in ok:
+            r["x_eager"] = r["median_ms"] / by[EAGER]["median_ms"] if EAGER in by else None
+            r["x_ort"] = r["median_ms"] / by[ORT]["median_ms"] if ORT in by else None
+            r["x_best"] = r["median_ms"] / best["median_ms"]
+            r["best"] = r is best
+            if r.get("flops"):
+                r["gflops"] = r["flops"] / (r["median_ms"] / 1e3) / 1e9
+                pk = peak.get(str(t))
+                r["pct_of_peak"] = 100 * r["gflops"] / pk["gflops_median"] if pk else None
+
+
+def size_rows(rows: list[dict]) -> list[dict]:
+    seen, out = set(), []
+    arts = {(r["model"], r["target"]): r for r in rows if r.get("kind") == "artifact"}
+    for (model, target), r in sorted(arts.items()):
+        if (model, target) in seen:
+            continue
+        seen.add((model, target))
+        fp32 = None
+        if "int8" in target:
+            base = "xnnpack-fp32" if target.startswith("xnnpack") else "tflite-fp32"
+            fp32 = arts.get((model, base), {}).get("file_bytes")
+        out.append({"model": model, "target": target, "bytes": r["file_bytes"],
+                    "x_fp32": (r["file_bytes"] / fp32) if fp32 else None})
+    return out
+
+
+def evaluate_goals(rows, peak, export_costs, sizes, model="swiftformer-xs", threads=2) -> list[dict]:
+    by = {r["contestant"]: r for r in rows if r["model"] == model and r["threads"] == threads and "median_ms" in r}
+    goals = []
+
+    def goal(name, value, op, limit, detail=""):
+        holds = None if value is None else (value <= limit if op == "<=" else value >= limit)
+        goals.append({"goal": name, "value": value, "limit": f"{op} {limit}", "holds": holds, "detail": detail})
+
+    et, tfl, ort = by.get("xnnpack-fp32"), by.get("tflite-fp32"), by.get(ORT)
+    goal(f"{model} {threads}T: xnnpack-fp32 / tflite-fp32 (median)",
+         et["median_ms"] / tfl["median_ms"] if et and tfl else None, "<=", 1.05)
+    goal(f"{model} {threads}T: xnnpack-fp32 / onnxruntime (median)",
+         et["median_ms"] / ort["median_ms"] if et and ort else None, "<=", 0.75)
+    arts = [r for r in by.values() if r.get("kind") == "artifact" and r.get("pct_of_peak") is not None]
+    fastest = min(arts, key=lambda r: r["median_ms"]) if arts else None
+    goal(f"{model} {threads}T: fastest artifact, % of GEMM peak", fastest["pct_of_peak"] if fastest else None, ">=", 85,
+         fastest["contestant"] if fastest else "")
+    xs_costs = [c for c in export_costs if c["model"] == model and c["target"] in CPU_TARGETS and "wall_s" in c]
+    total = sum(c["wall_s"] for c in xs_costs) if xs_costs else None
+    goal(f"{model}: export of all CPU targets, s (sum of per-target CLI wall)", total, "<=", 120,
+         f"{len(xs_costs)} targets; in-process export only: "
+         f"{sum(c.get('export_seconds', 0) for c in xs_costs):.1f} s")
+    for s in sizes:
+        if s["model"] == model and s["x_fp32"] is not None:
+            goal(f"{model}: {s['target']} size / fp32", s["x_fp32"], "<=", 0.3)
+    return goals
+
+
+def _fmt(v, spec=".2f", none="-"):
+    return none if v is None else format(v, spec)
+
+
+def markdown(result: dict) -> str:
+    lines = []
+    h = result["host"]
+    lines.append(f"# Benchmark: {', '.join(result['config']['models'])}")
+    lines.append("")
+    lines.append(f"{h['cpu_model']} ({h['logical_cpus']} logical CPUs, {h.get('cpu_flags', '')}), "
+                 f"{result['created_at']}; load average start {result['load']['start'][0]:.2f}, "
+                 f"during rounds median {result['load']['rounds_median']:.2f} (max {result['load']['rounds_max']:.2f}). "
+                 f"{result['config']['rounds']} interleaved rounds x {result['config']['per_round']} runs per contestant, "
+                 "one process per contestant, one computing at a time. Ratios are from this run only; "
+                 "differences under ~10 % are noise on this shared box.")
+    lines.append("")
+    pk = result["gemm_peak"]
+    lines.append("GEMM peak (torch.mm fp32, n={}): ".format(result["config"]["gemm_n"]) + "; ".join(
+        f"{t} thread(s) {p['gflops_median']:.1f} GFLOP/s median ({p['gflops_best']:.1f} best)" for t, p in pk.items()))
+    lines.append("")
+    lines.append("| model | threads | contestant | median ms | min ms | x eager | x ORT | x best | GFLOP/s | % peak | MB |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in result["rows"]:
+        if "median_ms" not in r:
+            lines.append(f"| {r['model']} | {r['threads']} | {r['contestant']} | failed: {r.get('error', '')[:60]} | | | | | | | |")
+            continue
+        name = f"**{r['contestant']}**" if r.get("best") else r["contestant"]
+        mb = _fmt(r["file_bytes"] / 1e6, ".2f") if r.get("file_bytes") else "-"
+        lines.append(f"| {r['model']} | {r['threads']} | {name} | {r['median_ms']:.2f} | {r['min_ms']:.2f} | "
+                     f"{_fmt(r.get('x_eager'))} | {_fmt(r.get('x_ort'))} | {r['x_best']:.2f} | "
+                     f"{_fmt(r.get('gflops'), '.1f')} | {_fmt(r.get('pct_of_peak'), '.0f')} | {mb} |")
+    lines.append("")
+    if result["export_cost"]:
+        lines.append("## Export cost (edge-export CLI in a child process: start-up, export, validation)")
+        lines.append("")
+        lines.append("| model | target | wall s | export s (in-process) | peak RSS MB | measured |")
+        lines.append("|---|---|---|---|---|---|")
+        for c in result["export_cost"]:
+            if "wall_s" not in c:
+                lines.append(f"| {c['model']} | {c['target']} | {c.get('error') or c.get('note', '')} | | | |")
+                continue
+            when = "this run" if c.get("measured_in_this_run") else f"cached {c.get('measured_at', '')}"
+            lines.append(f"| {c['model']} | {c['target']} | {c['wall_s']:.1f} | {_fmt(c.get('export_seconds'), '.1f')} | "
+                         f"{c['peak_rss_mb']:.0f} | {when} |")
+        lines.append("")
+    if result["sizes"]:
+        lines.append("## Sizes")
+        lines.append("")
+        lines.append("| model | target | MB | / fp32 |")
+        lines.append("|---|---|---|---|")
+        for s in result["sizes"]:
+            lines.append(f"| {s['model']} | {s['target']} | {s['bytes'] / 1e6:.2f} | {_fmt(s['x_fp32'])} |")
+        lines.append("")
+    if result["goals"]:
+        lines.append("## Goals")
+        lines.append("")
+        lines.append("| goal | value | limit | holds |")
+        lines.append("|---|---|---|---|")
+        for g in result["goals"]:
+            v = _fmt(g["value"], ".2f") if isinstance(g["value"], (int, float)) else "-"
+            holds = {True: "yes", False: "**no**", None: "n/a"}[g["holds"]]
+            detail = f" ({g['detail']})" if g.get("detail") else ""
+            lines.append(f"| {g['goal']}{detail} | {v} | {g['limit']} | {holds} |")
+        lines.append("")
+    for n in result.get("notes", []):
+        lines.append(f"- {n}")
+    return "\n".join(lines) + "\n"
+
+
+def host_info() -> dict:
+    info = {"machine": platform.machine(), "python": platform.python_version(), "logical_cpus": os.cpu_count()}
+    cpu, flags = "unknown", []
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name") and cpu == "unknown":
+                cpu = line.split(":", 1)[1].strip()
+            if line.startswith("flags") and not flags:
+                have = set(line.split(":", 1)[1].split())
+                flags = [f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "amx_tile") if f in have]
+    except OSError:
+        pass
+    info.update(cpu_model=cpu, cpu_flags=" ".join(flags))
+    return info
+
+
+# ----------------------------------------------------------------------------------------------------- main
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=Path("artifacts"), help="dir of <model>-<target> artifact dirs")
+    ap.add_argument("--bench-dir", type=Path, default=None, help="results/ONNX/logs (default OUT/bench)")
+    ap.add_argument("--models", default=",".join(DEFAULT_MODELS))
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--all-targets-models", default="swiftformer-xs", help="models that get every CPU target")
+    ap.add_argument("--all-targets", default=",".join(CPU_TARGETS))
+    ap.add_argument("--targets", default=",".join(BASE_TARGETS), help="targets for the other models")
+    ap.add_argument("--compile-models", default="swiftformer-xs", help="models also run with torch.compile ('' = none)")
+    ap.add_argument("--ort-exporter", choices=["legacy", "dynamo"], default="legacy")
+    ap.add_argument("--no-ort", action="store_true")
+    ap.add_argument("--no-eager", action="store_true")
+    ap.add_argument("--rounds", type=int, default=6)
+    ap.add_argument("--per-round", type=int, default=5)
+    ap.add_argument("--gemm-n", type=int, default=2048)
+    ap.add_argument("--no-export", action="store_true", help="use what is in --out; never export")
+    ap.add_argument("--fresh-export", default="", help="models whose targets are re-exported to re-measure export cost")
+    ap.add_argument("--validate-images", type=int, default=8, help="images each export validates on (the CLI default)")
+    ap.add_argument("--export-timeout", type=float, default=1800)
+    ap.add_argument("--goal-model", default="swiftformer-xs")
+    ap.add_argument("--goal-threads", type=int, default=2)
+    args = ap.parse_args(argv)
+    split = lambda s: [x for x in (i.strip() for i in s.split(",")) if x]  # noqa: E731
+    args.models = split(args.models)
+    args.threads = [int(t) for t in split(args.threads)]
+    args.all_targets_models = split(args.all_targets_models)
+    args.all_targets = split(args.all_targets)
+    args.targets = split(args.targets)
+    args.compile_models = split(args.compile_models)
+    args.fresh_export_models = split(args.fresh_export)
+    args.bench_dir = args.bench_dir or args.out / "bench"
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    os.environ.setdefault("USE_TF", "0")
+    t0 = time.perf_counter()
+    out, bench_dir = args.out, args.bench_dir
+    out.mkdir(parents=True, exist_ok=True)
+    bench_dir.mkdir(parents=True, exist_ok=True)
+    load_start = list(os.getloadavg())
+    plan = {m: (args.all_targets if m in args.all_targets_models else args.targets) for m in args.models}
+
+    export_costs = ensure_artifacts(plan, out, bench_dir, args)
+    t_export = time.perf_counter() - t0
+
+    onnx = {}
+    if not args.no_ort:
+        for m in args.models:
+            try:
+                onnx[m] = ensure_onnx(m, bench_dir / "onnx", args.ort_exporter)
+            except Exception as e:
+                onnx[m] = {"error": f"{type(e).__name__}: {str(e)[:200]}"}
+                log(f"ONNX export of {m} failed: {onnx[m]['error']}")
+
+    loads: list[float] = []
+    t1 = time.perf_counter()
+    rows, gemm_times, extras = run_latency(plan, args, out, bench_dir, onnx, loads)
+    t_latency = time.perf_counter() - t1
+    peak = peak_table(gemm_times, args.gemm_n)
+    rows.sort(key=lambda r: row_order(r, plan))
+    add_ratios(rows, peak)
+    sizes = size_rows(rows)
+    goals = (evaluate_goals(rows, peak, export_costs, sizes, args.goal_model, args.goal_threads)
+             if args.goal_model in args.models else [])
+    import numpy as np
+
+    result = {
+        "schema": SCHEMA,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "host": host_info(),
+        "packages": _package_versions() | _extra_versions(),
+        "config": {"models": args.models, "threads": args.threads, "rounds": args.rounds, "per_round": args.per_round,
+                   "gemm_n": args.gemm_n, "ort_exporter": args.ort_exporter, "model_options": MODEL_OPTS,
+                   "compile_models": args.compile_models, "plan": plan, "batch": 1},
+        "load": {"start": load_start, "end": list(os.getloadavg()), "per_round": loads,
+                 "rounds_median": float(np.median(loads)) if loads else load_start[0],
+                 "rounds_max": float(max(loads)) if loads else load_start[0]},
+        "gemm_peak": peak,
+        "rows": rows,
+        "export_cost": export_costs,
+        "onnx": onnx,
+        "contestant_info": extras,
+        "sizes": sizes,
+        "goals": goals,
+        "seconds": {"export": round(t_export, 1), "latency": round(t_latency, 1), "total": round(time.perf_counter() - t0, 1)},
+        "notes": [
+            f"ONNX Runtime runs the user's (stock) model exported with torch.onnx.export(dynamo={args.ort_exporter == 'dynamo'}), "
+            "opset 17, CPU execution provider, ORT_ENABLE_ALL, intra-op threads = threads, sequential execution.",
+            "eager and torch.compile run the user's (stock) model under torch.inference_mode(); artifacts run the "
+            "export form (edge_export.rewrites) in their own runtime through edge_export.runners.",
+            "FLOPs = 2 x MACs of the model (manifest, FlopCounterMode); % peak = achieved GFLOP/s / median GEMM GFLOP/s "
+            "at the same thread count in this run.",
+            "ExecuTorch's XNNPACK threadpool is process-global: its worker reloads the method (untimed) when the "
+            "thread count changes.",
+        ],
+    }
+    (bench_dir / "bench.json").write_text(json.dumps(result, indent=2))
+    md = markdown(result)
+    (bench_dir / "bench.md").write_text(md)
+    print(md)
+    log(f"wrote {bench_dir / 'bench.json'} and {bench_dir / 'bench.md'} in {result['seconds']['total']:.0f} s "
+        f"(exports {t_export:.0f} s, latency {t_latency:.0f} s)")
+    failed = [r for r in rows if "error" in r]
+    return 1 if failed and len(failed) == len(rows) else 0
+
+
+def _extra_versions() -> dict[str, str]:
+    from importlib import metadata
+
+    out = {}
+    for name in ("onnx", "onnxruntime"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())
