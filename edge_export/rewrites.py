@@ -53,6 +53,12 @@ class ExportAdditiveAttention(nn.Module):
         self.scale_factor = src.scale_factor
         self.l2norm = L2NormalizeLastDim(src.to_query.out_features)
 
+    def static_int8_linears(self) -> list[str]:
+        """Children an int8 recipe may quantize statically while this module stays float. Not to_query: its
+        output drives the token scores (query @ w_g, normalized over tokens), and a per-tensor int8 query
+        moves them (tiny config cosine 0.97 -> 0.87); to_key, the projection and final cost nothing measurable."""
+        return ["to_key", self.proj_name, "final"]
+
     def forward(self, x):
         query = self.l2norm(self.to_query(x))
         key = self.l2norm(self.to_key(x))

@@ -14,8 +14,9 @@ tflite-int8 recipe (README "int8"), measured on SwiftFormer-XS and the tiny conf
   photographs. XNNPACK has no int8 DIV, so float costs nothing. The rewritten SwiftFormer has no DIV
   (rsqrt instead) and runs fully quantized, but its quantized normalize chain costs fidelity
   (XS cosine 0.976 < 0.98), so:
-- the additive attention stays float (rewrites.float_module_types, as xnnpack-int8; XS cosine 0.9991),
-  unless quantize_attention=true.
+- the additive attention's normalize/softmax chain stays float (rewrites.float_module_types, as
+  xnnpack-int8); its Linear layers have int8 weights with inputs quantized per inference (dynamic range:
+  quantize_attention=linears, the default; =none keeps the whole attention float, =all quantizes it all).
 - the logits stay float: the ops from the last FULLY_CONNECTED/CONV to the output compute in float, with
   that layer's weights int8 (dynamic range). Int8 logits clip wherever validation logits leave the
   calibrated range (tiny config: cosine 0.970 from that alone); float weights there would cost XS 1.3 MB.
@@ -235,7 +236,7 @@ def _quantize(content: bytes, recipe_name: str, configure, calib: np.ndarray | N
 @register_target
 class TfliteInt8(_LiteRTTarget):
     name = "tflite-int8"
-    description = "TFLite via litert-torch + ai-edge-quantizer static int8 (int8 input; attention, DIV and logits float)"
+    description = "TFLite via litert-torch + ai-edge-quantizer static int8 (int8 input; attention normalize chain, DIV and logits float)"
     precision = "int8"
     # Same rationale as xnnpack-int8: quantization noise on XS gives cosine ~0.999; a broken scale or a
     # mis-quantized op drops it far below 0.98.
@@ -247,12 +248,13 @@ class TfliteInt8(_LiteRTTarget):
         from ai_edge_quantizer.qtyping import TFLOperationName
 
         from edge_export.inspect_tflite import inspect_tflite
+        from edge_export.quantization import attention_quantization
         from edge_export.rewrites import float_module_types
 
         layout = layout_option(ctx)
         float_ops = float_ops_option(ctx)
-        keep_attention = str(ctx.options.get("quantize_attention", "false")).lower() in _FALSE
-        kept_modules = float_module_types(loaded) if keep_attention else []
+        attention = attention_quantization(ctx.options)
+        kept_modules = float_module_types(loaded) if attention != "all" else []
         content, convert_seconds = convert_fp32(module, sample, layout, ctx)
         logits_scopes = _logits_scopes(content)
         calib = _calibration(loaded, ctx, layout)
@@ -262,8 +264,11 @@ class TfliteInt8(_LiteRTTarget):
             for op in float_ops:
                 q.update_quantization_recipe(regex=".*", operation_name=TFLOperationName(op), algorithm_key=keep)
             for t in kept_modules:  # litert-torch names tensors ".../<module>.<Class>_<attr>/..."
-                q.update_quantization_recipe(regex=re.escape(f"{t.__module__}.{t.__name__}_"),
-                                             operation_name=TFLOperationName.ALL_SUPPORTED, algorithm_key=keep)
+                scope = re.escape(f"{t.__module__}.{t.__name__}_")
+                q.update_quantization_recipe(regex=scope, operation_name=TFLOperationName.ALL_SUPPORTED, algorithm_key=keep)
+                if attention == "linears":  # its Linear layers int8 (dynamic range; later config wins), the chain float
+                    q.add_dynamic_config(regex=scope + r"[^/;]*/torch\.nn\.modules\.linear\.Linear_",
+                                         operation_name=TFLOperationName.FULLY_CONNECTED, num_bits=8)
             for scope in logits_scopes:
                 exact = f"^{re.escape(scope)}$"
                 q.update_quantization_recipe(regex=exact, operation_name=TFLOperationName.ALL_SUPPORTED, algorithm_key=keep)
@@ -283,6 +288,7 @@ class TfliteInt8(_LiteRTTarget):
             "calibration_images": len(calib),
             "float_ops": float_ops,
             "float_modules": [t.__name__ for t in kept_modules],
+            "quantize_attention": attention,
             "logits": f"float: last {len(logits_scopes)} ops (FC/conv weights int8, dynamic range)",
             "float_compute_ops": info.float_compute_ops(),
             "smoke_runs": runs,
