@@ -25,6 +25,7 @@ from typing import Sequence
 
 from edge_export.artifacts import MANIFEST_NAME, Manifest, read_manifest
 from edge_export.errors import EdgeExportError
+from profiling.bench_view import bench_files_in, bench_section, is_bench_file
 from profiling.rollup import LEVELS, UNATTRIBUTED, ModuleTree, kind_totals, rollup
 from profiling.schema import Profile, ProfileError, load_profile
 
@@ -91,6 +92,10 @@ class _Collector:
     def __init__(self) -> None:
         self.artifacts: dict[Path, ArtifactEntry] = {}
         self.profiles: dict[Path, ProfileEntry] = {}
+        self.benches: dict[Path, dict] = {}  # benchmarks/suite.py results (bench.json)
+
+    def add_bench(self, path: Path) -> None:
+        self.benches.setdefault(path.resolve(), (path, json.loads(path.read_text())))
 
     def add_profile(self, path: Path, artifact: ArtifactEntry | None) -> ProfileEntry:
         key = path.resolve()
@@ -118,13 +123,17 @@ class _Collector:
         if path.is_file():
             if path.name == MANIFEST_NAME:
                 self.add_artifact(path.parent)
+            elif is_bench_file(path):
+                self.add_bench(path)
             else:
                 self.add_profile(path, None)
             return
         if (path / MANIFEST_NAME).is_file():
             self.add_artifact(path)
             return
-        # a directory of artifact directories (and/or loose profiles)
+        # a directory of artifact directories (and/or loose profiles, benchmark results)
+        for b in bench_files_in(path):
+            self.add_bench(b)
         for sub in sorted(path.iterdir()):
             if sub.name.startswith("."):
                 continue
@@ -145,7 +154,8 @@ def _profile_files(d: Path) -> list[Path]:
 
 
 def collect(inputs: Sequence[Path], eager_profile: Path | Profile | None = None):
-    """(artifacts, profiles, eager) from the inputs; raises EdgeExportError on unusable input."""
+    """(artifacts, profiles, eager, benches) from the inputs; raises EdgeExportError on unusable input.
+    benches: [(path, bench.json content)] of benchmark-suite results found among the inputs."""
     if not inputs:
         raise EdgeExportError("no inputs: give profile JSON files and/or artifact directories")
     c = _Collector()
@@ -160,7 +170,8 @@ def collect(inputs: Sequence[Path], eager_profile: Path | Profile | None = None)
             eager = c.add_profile(Path(eager_profile), None)
     artifacts = list(c.artifacts.values())
     profiles = list(c.profiles.values())
-    if not artifacts and not profiles:
+    benches = list(c.benches.values())
+    if not artifacts and not profiles and not benches:
         names = ", ".join(str(p) for p in inputs)
         raise EdgeExportError(
             f"no profiles or artifact manifests found in {names}: give profile JSON files or directories written by `edge-export export`"
@@ -187,7 +198,7 @@ def collect(inputs: Sequence[Path], eager_profile: Path | Profile | None = None)
     for i, e in enumerate(profiles, 1):
         e.pid = f"P{i}"
     _label(profiles)
-    return artifacts, profiles, eager
+    return artifacts, profiles, eager, benches
 
 
 def _where_short(prov) -> str:
@@ -740,7 +751,7 @@ function setUnit(group, unit){
 """
 
 
-def render(artifacts, profiles, eager_explicit) -> tuple[str, list[str]]:
+def render(artifacts, profiles, eager_explicit, benches=()) -> tuple[str, list[str]]:
     """(html, ids of every plotly figure in it)."""
     try:
         import plotly
@@ -757,7 +768,8 @@ def render(artifacts, profiles, eager_explicit) -> tuple[str, list[str]]:
     kinds, kind_ids = _kinds_figure(profiles)
     dist, dist_ids = _distribution_figure(profiles)
     gap, gap_ids = _gap_figure(profiles)
-    fig_ids = layer_ids + kind_ids + dist_ids + gap_ids
+    bench, bench_ids = bench_section(list(benches), _fig_html)
+    fig_ids = layer_ids + kind_ids + dist_ids + gap_ids + bench_ids
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     sims = [e for e in profiles if e.simulated]
     banner = ""
@@ -798,6 +810,8 @@ Latencies are medians over measured runs; op and module times are sums of per-op
 {dist}
 <h2>Numeric gap per layer</h2>
 {gap}
+<h2 id="benchmark">Benchmark: runtimes, peers and the compute floor</h2>
+{bench}
 <h2 id="provenance">Provenance</h2>
 {_provenance(artifacts, profiles)}
 </body></html>
@@ -827,7 +841,7 @@ def build_dashboard(inputs: Sequence[Path], out: Path, eager_profile: Path | Pro
     out = Path(out)
     if out.is_dir():
         raise EdgeExportError(f"--out {out} is a directory: give a file name such as {out / 'report.html'}")
-    artifacts, profiles, eager = collect([Path(p) for p in inputs], eager_profile)
-    doc, _ = render(artifacts, profiles, eager)
+    artifacts, profiles, eager, benches = collect([Path(p) for p in inputs], eager_profile)
+    doc, _ = render(artifacts, profiles, eager, benches)
     _write_text_atomic(out, doc)
     return out

@@ -329,17 +329,17 @@ def test_two_backends_both_shown(workspace):
 
 
 def test_directory_of_artifacts_and_explicit_eager(workspace):
-    arts, profiles, eager = collect([workspace["artifacts"]], eager_profile=workspace["eager"])
+    arts, profiles, eager, _ = collect([workspace["artifacts"]], eager_profile=workspace["eager"])
     assert [a.manifest.target for a in arts] == ["qnn-htp-int8", "xnnpack-fp32"]
     assert eager is not None and eager.is_eager and profiles[0] is eager
     assert all(p.artifact is not None for p in profiles if not p.is_eager)
     # an eager profile kept inside an artifact dir is not that artifact's measurement
     (workspace["xnn"] / "profile-eager.json").write_text(workspace["eager"].read_text())
-    _, profiles3, _ = collect([workspace["xnn"]])
+    _, profiles3, _, _ = collect([workspace["xnn"]])
     assert [(p.is_eager, p.artifact is None) for p in profiles3] == [(True, True), (False, False)]
     (workspace["xnn"] / "profile-eager.json").unlink()
     # a loose profile file joins its artifact by program hash; given twice, it counts once
-    _, profiles2, _ = collect([workspace["xnn"] / "profile-host.json", workspace["xnn"]])
+    _, profiles2, _, _ = collect([workspace["xnn"] / "profile-host.json", workspace["xnn"]])
     assert len(profiles2) == 1 and profiles2[0].artifact.manifest.target == "xnnpack-fp32"
 
 
