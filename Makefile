@@ -15,6 +15,7 @@ TARGETS ?= xnnpack-fp32 xnnpack-int8 tflite-fp32 tflite-int8 tflite-dynamic-int8
 TF_MODEL ?= $(MODEL)-softmax
 THREADS ?= 2
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .PHONY: setup run run-qnn test bench clean
 
@@ -24,7 +25,7 @@ setup: $(STAMP) $(SYS_STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PY_BOOT) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install --upgrade --quiet "pip>=24"
-	$(PY) -m pip install --quiet -e '.[tf,dashboard,test]'
+	$(PY) -m pip install --quiet -e '.[tf,dashboard,test,bench]'
 	touch $(STAMP)
 
 # System packages for the browser test and the Android app's Java core tests (Debian).
@@ -54,8 +55,10 @@ test: setup
 	android_app/run-core-tests.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# Benchmark suite (benchmarks/suite.py): SwiftFormer XS/S/L1/L3 vs eager, torch.compile, ONNX Runtime and the
+# GEMM peak; exports what is missing or stale; writes $(OUT)/bench/bench.{json,md}; the dashboard shows them.
 bench: setup
-	$(PY) benchmarks/latency.py --model $(MODEL) --out $(OUT)
+	$(PY) benchmarks/suite.py --out $(OUT) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(OUT) .pytest_cache
