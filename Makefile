@@ -58,6 +58,7 @@ test: setup
 # Benchmark suite (benchmarks/suite.py): SwiftFormer XS/S/L1/L3 vs eager, torch.compile, ONNX Runtime and the
 # GEMM peak; exports what is missing or stale; writes $(OUT)/bench/bench.{json,md}; the dashboard shows them.
 bench: setup
+	$(PY) benchmarks/igemm_kernel.py --out $(OUT)/bench
 	$(PY) benchmarks/suite.py --out $(OUT) $(BENCH_ARGS)
 
 clean:

@@ -508,6 +508,9 @@ def markdown(result: dict) -> str:
         lines.append("")
     for n in result.get("notes", []):
         lines.append(f"- {n}")
+    if result.get("kernel_check_md"):
+        lines.append("")
+        lines.append("#" + result["kernel_check_md"].strip())
     return "\n".join(lines) + "\n"
 
 
@@ -631,6 +634,10 @@ def main(argv=None) -> int:
             "thread count changes.",
         ],
     }
+    kernel = bench_dir / "igemm.json"  # benchmarks/igemm_kernel.py (make bench runs it first)
+    if kernel.is_file():
+        result["kernel_check"] = json.loads(kernel.read_text())
+        result["kernel_check_md"] = (bench_dir / "igemm.md").read_text() if (bench_dir / "igemm.md").is_file() else ""
     (bench_dir / "bench.json").write_text(json.dumps(result, indent=2))
     md = markdown(result)
     (bench_dir / "bench.md").write_text(md)

@@ -68,19 +68,19 @@ ATTENTION_MODES = {"none": "none", "false": "none", "no": "none", "0": "none", "
                    "all": "all", "true": "all", "yes": "all", "1": "all", "on": "all"}
 
 
-def attention_quantization(options: dict) -> str:
-    """The `quantize_attention` target option of the int8 recipes: 'none', 'linears' (default) or 'all'.
+def attention_quantization(options: dict, default: str = "linears") -> str:
+    """The `quantize_attention` target option of the int8 recipes: 'none', 'linears' or 'all'.
 
     none: the modules of rewrites.float_module_types (SwiftFormer's additive attention) stay float;
-    linears: their nn.Linear layers are int8 (xnnpack-int8: static, except the ones the module keeps float,
-        see rewrites.ExportAdditiveAttention.static_int8_linears; tflite-int8: all of them, dynamic range),
+    linears: their nn.Linear layers are int8 (xnnpack-int8: static; tflite-int8: int8 weights, dynamic range),
+        except the ones the module keeps float (rewrites.ExportAdditiveAttention.static_int8_linears),
         the normalize/softmax chain between them stays float (its rsqrt/product chain is what quantizes
         badly: tiny config cosine -0.38 with it int8). XS int8 size 4.50 -> ~3.9 MB (<= 0.3x fp32);
     all: quantize everything the quantizer supports.
     """
     from edge_export.errors import EdgeExportError
 
-    raw = str(options.get("quantize_attention", "linears")).lower()
+    raw = str(options.get("quantize_attention", default)).lower()
     if raw not in ATTENTION_MODES:
         raise EdgeExportError(f"quantize_attention={raw!r} is not a mode: choose none, linears or all")
     return ATTENTION_MODES[raw]

@@ -124,11 +124,13 @@ def bench_section(benches: list[tuple[Path, dict]], fig_html) -> tuple[str, list
         figs, fig_ids = _figures(b, fig_html, f"bench{i}")
         ids += fig_ids
         notes = "".join(f"<li>{_esc(n)}</li>" for n in b.get("notes", []))
+        kernel = (f"<h3>Kernel check (benchmarks/igemm_kernel.py)</h3><pre class='small'>{_esc(b['kernel_check_md'])}</pre>"
+                  if b.get("kernel_check_md") else "")
         out.append(
             f"<div class='figwrap' id='bench{i}'><p class='small'>From <code>{_esc(path)}</code>, {_esc(b.get('created_at', ''))} on "
             f"{_esc(h.get('cpu_model', '?'))} ({_esc(h.get('logical_cpus', '?'))} CPUs, {_esc(h.get('cpu_flags', ''))}); "
             f"{_esc(cfg.get('rounds'))} interleaved rounds × {_esc(cfg.get('per_round'))} runs, one process per contestant; "
             f"load average during rounds median {_f(load.get('rounds_median'))}. Fp32 GEMM peak: {_esc(peak or 'not measured')}. "
             "Ratios are from this one run; differences under ~10 % are noise on a shared machine.</p>"
-            f"{figs}{_table(b)}{_goals(b)}<ul class='small'>{notes}</ul></div>")
+            f"{figs}{_table(b)}{_goals(b)}{kernel}<ul class='small'>{notes}</ul></div>")
     return "".join(out), ids

@@ -15,6 +15,8 @@ from edge_export.rewrites import ExportAdditiveAttention, export_form, float_mod
                                        ("true", "all"), ("ALL", "all")])
 def test_attention_mode_option(raw, mode):
     assert attention_quantization({} if raw is None else {"quantize_attention": raw}) == mode
+    if raw is None:
+        assert attention_quantization({}, default="none") == "none"
 
 
 def test_unknown_attention_mode_is_one_line():
