@@ -380,14 +380,25 @@ def _litert_program(artifact_dir: Path, manifest: Manifest, hooks: ReferenceHook
     sel = _select(values, hooks, channels_last=True)
     extra = [v.key for _, v in sel.exposed if v.key not in graph_outputs]
     sg.outputs = np.array(graph_outputs + extra, dtype=np.int32)
+    for buf in model.buffers or []:
+        # Weights stored after the flatbuffer (offset/size, as the XS quantized model has them) would
+        # point past the end of the repacked flatbuffer: inline them.
+        offset, size = int(getattr(buf, "offset", 0) or 0), int(getattr(buf, "size", 0) or 0)
+        if offset > 1:
+            buf.data = np.frombuffer(data, dtype=np.uint8, count=size, offset=offset)
+            buf.offset, buf.size = 0, 0
     builder = flatbuffers.Builder(max(1024, len(data) + (1 << 16)))
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     content = bytes(builder.Output())
 
     from ai_edge_litert.interpreter import Interpreter
 
-    interp = Interpreter(model_content=content, num_threads=int(threads))
-    interp.allocate_tensors()
+    try:
+        interp = Interpreter(model_content=content, num_threads=int(threads))
+        interp.allocate_tensors()
+    except (ValueError, RuntimeError) as e:
+        msg = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        raise EdgeExportError(f"LiteRT cannot load {path} with its module outputs exposed ({msg})") from None
     inp = interp.get_input_details()[0]
     details = {int(d["index"]): d for d in interp.get_output_details()}
     if set(details) != set(graph_outputs + extra):
