@@ -294,6 +294,7 @@ class Instrumented:
     how: str  # what ran, for the notes
     notes: list[str] = field(default_factory=list)
     agreement: list[float] = field(default_factory=list)  # per image: max |instrumented - shipped| logits
+    keep_alive: tuple = ()  # objects the runtime reads from without owning them
 
 
 @dataclass
@@ -452,7 +453,7 @@ _FUSED_INTO_PRODUCER = {"_native_batch_norm_legit_no_training", "batch_norm", "r
 
 
 def _target_name(node) -> str:
-    """"aten.relu.default" -> "relu.default"."""
+    """The op name without its namespace: aten.relu.default -> relu.default."""
     name = str(node.target)
     return name.split(".", 1)[1] if name.startswith("aten.") else name
 
@@ -549,17 +550,15 @@ def _executorch_program(artifact_dir: Path, manifest: Manifest, hooks: Reference
         ) from None
     set_executorch_threads(threads)
     # The runtime reads the program from `buffer` without copying it (measured: freeing it corrupts the
-    # outputs' metadata), so the buffer and the Program objects stay referenced by `run` below.
+    # outputs' metadata), so the buffer and the Program objects are kept alive with the Instrumented.
     instrumented = Runtime.get().load_program(buffer)
     method = instrumented.load_method("forward")
     shipped_program, shipped = load_executorch_program(program_path(artifact_dir, manifest))
-    keep_alive = (buffer, instrumented, shipped_program)
     n_orig = len(original)
     keys = [v.key for _, v in sel.exposed]
     diffs: list[float] = []
 
     def run(x_nchw: np.ndarray):
-        assert keep_alive
         x = torch.from_numpy(np.ascontiguousarray(x_nchw, dtype=np.float32))
         outs = method.execute([x])
         logits = shipped.execute([x])[0].detach().numpy().astype(np.float32)
@@ -579,7 +578,7 @@ def _executorch_program(artifact_dir: Path, manifest: Manifest, hooks: Reference
              f"executorch.runtime; its delegation: {delegation.subgraphs} XNNPACK subgraph(s), "
              f"{delegation.fallback_nodes} fallback node(s) (shipped: {shipped_d.subgraphs if shipped_d else '?'}, "
              f"{shipped_d.fallback_nodes if shipped_d else '?'})"),
-        notes=_skip_notes(sel.skipped), agreement=diffs,
+        notes=_skip_notes(sel.skipped), agreement=diffs, keep_alive=(buffer, instrumented, shipped_program),
     )
 
 
