@@ -107,6 +107,7 @@ class Value:
     module: str | None  # innermost module that computed it (None: the root's own forward or unknown)
     consumers: list[int] = field(default_factory=list)  # keys of values computed from it; GRAPH_OUTPUT
     shape: tuple[int, ...] | None = None
+    fused_activation: bool = False  # the op applies an activation to its output (TFLite fused_activation_function)
 
 
 def _inside(path: str | None, module: str) -> bool:
@@ -297,6 +298,9 @@ class Instrumented:
     keep_alive: tuple = ()  # objects the runtime reads from without owning them
 
 
+_ACTIVATIONS = (torch.nn.ReLU, torch.nn.ReLU6, torch.nn.Hardtanh, torch.nn.Sigmoid, torch.nn.Tanh, torch.nn.Hardswish)
+
+
 @dataclass
 class _Selection:
     exposed: list[tuple[str, Value]]
@@ -310,15 +314,20 @@ def _select(values: list[Value], hooks: ReferenceHooks, channels_last: bool) -> 
         return v.shape is not None and layout_of(v.shape, hooks.shapes[m], channels_last) is not None
 
     outs = module_outputs(values, candidates, fits)
-    # A batch norm folded into the conv/linear before it (PT2E folds them when quantizing) leaves no op
-    # of its own: that conv's output tensor is the batch norm's output.
+    # Modules with no op of their own whose work is inside the previous module's tensor: a batch norm
+    # folded into the conv/linear before it (PT2E folds them when quantizing), and an activation fused
+    # into the op before it when the tensor names do not say so (TF/Keras scopes name one module per
+    # tensor). That tensor is their output; in module order a conv -> BN -> ReLU chain moves twice.
     modules = dict(hooks.root.named_modules())
     computed = {".".join(v.module.split(".")[:k]) for v in values if v.module for k in range(1, v.module.count(".") + 2)}
     for m in candidates:
         p = hooks.fed_by.get(m)
-        if (m not in computed and p in outs and isinstance(modules[m], torch.nn.modules.batchnorm._BatchNorm)
-                and isinstance(modules[p], (torch.nn.modules.conv._ConvNd, torch.nn.Linear))
-                and hooks.shapes.get(p) == hooks.shapes.get(m)):
+        if m in computed or p not in outs or hooks.shapes.get(p) != hooks.shapes.get(m):
+            continue
+        folded_bn = (isinstance(modules[m], torch.nn.modules.batchnorm._BatchNorm)
+                     and isinstance(modules[p], (torch.nn.modules.conv._ConvNd, torch.nn.Linear)))
+        fused_act = isinstance(modules[m], _ACTIVATIONS) and outs[p].fused_activation
+        if folded_bn or fused_act:
             outs[m] = outs.pop(p)
     exposed = innermost_per_value(outs, hooks.completion)
     reported = {m for m, _ in exposed}
@@ -375,9 +384,11 @@ def _litert_program(artifact_dir: Path, manifest: Manifest, hooks: ReferenceHook
                 readers[t].append(key)
     values = []
     for op in graph.ops:
+        options = getattr(sg.operators[op.index], "builtinOptions", None)
+        fused = bool(getattr(options, "fusedActivationFunction", 0))
         for t, name, shape in zip([t for t in op.output_ids if t >= 0], op.outputs, op.output_shapes):
             consumers = list(readers.get(t, ())) + ([GRAPH_OUTPUT] if t in graph_outputs else [])
-            values.append(Value(t, op.index, owner(name), consumers, tuple(shape)))
+            values.append(Value(t, op.index, owner(name), consumers, tuple(shape), fused))
     sel = _select(values, hooks, channels_last=True)
     extra = [v.key for _, v in sel.exposed if v.key not in graph_outputs]
     sg.outputs = np.array(graph_outputs + extra, dtype=np.int32)

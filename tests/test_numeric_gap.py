@@ -217,3 +217,22 @@ def test_layouts_nhwc_tokens_and_flattened_batches():
     assert np.array_equal(as_reference_layout(tokens.reshape(3, 2), tokens.shape, channels_last=True), tokens)
     assert as_reference_layout(np.zeros((1, 5)), (1, 6), channels_last=True) is None
     assert as_reference_layout(np.zeros((2, 3)), (3, 2), channels_last=False) is None
+
+
+def test_folded_batch_norm_and_fused_activation_move_to_the_module_whose_output_it_is():
+    from profiling.numeric_gap import ReferenceHooks, _select
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.BatchNorm2d(4), torch.nn.ReLU(),
+                              torch.nn.Conv2d(4, 4, 1))
+    hooks = ReferenceHooks(net.eval())
+    hooks.run(torch.zeros(1, 3, 5, 5))
+    shape = (1, 4, 5, 5)
+    # PT2E-style: the BN was folded into the conv, the ReLU is an op of its own
+    values = [Value(0, 0, "0", [1], shape), Value(1, 1, "2", [2], shape), Value(2, 2, "3", [GRAPH_OUTPUT], shape)]
+    assert [m for m, _ in _select(values, hooks, channels_last=False).exposed] == ["1", "2", "3"]
+    # TF/Keras-style: one op computes conv+BN+ReLU and its tensor names the BN only
+    values = [Value(0, 0, "1", [2], shape, fused_activation=True), Value(2, 2, "3", [GRAPH_OUTPUT], shape)]
+    sel = _select(values, hooks, channels_last=False)
+    assert [m for m, _ in sel.exposed] == ["2", "3"]
+    assert any("no output tensor of their own" in why and "0" in mods for why, mods in sel.skipped.items())
+    hooks.close()
