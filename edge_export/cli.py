@@ -205,6 +205,8 @@ def profile_cmd(
     executor_runner: Optional[Path] = typer.Option(None, "--executor-runner", help="Android executor_runner built with ETDump (else $EDGE_EXPORT_EXECUTOR_RUNNER)"),
     benchmark_model: Optional[Path] = typer.Option(None, "--benchmark-model", help="Android benchmark_model (else $EDGE_EXPORT_BENCHMARK_MODEL)"),
     kernel_mode: Optional[str] = typer.Option(None, "--kernel-mode", help="TFLite: delegate (XNNPACK, default) | builtin"),
+    numeric_gap: bool = typer.Option(False, "--numeric-gap", help="host only: also compare every module's output in the program with PyTorch"),
+    gap_images: int = typer.Option(8, "--gap-images", help="photographs for --numeric-gap"),
 ) -> None:
     """Per-op latency from real runs, attributed to PyTorch modules; writes the profile JSON.
 
@@ -218,6 +220,10 @@ def profile_cmd(
     try:
         with _Progress() as progress:
             progress(f"profiling {artifact_dir} on {device}")
+            if numeric_gap:
+                from profiling.numeric_gap import check_supported
+
+                check_supported(artifact_dir, None, device, gap_images)
             if device.startswith("adb"):
                 results = profile_devices(artifact_dir, device, runs, warmup, threads, out, progress, adb=adb, options=options)
                 failed = [r for r in results if r.error]
@@ -231,7 +237,8 @@ def profile_cmd(
                     raise typer.Exit(failed[0].exception.exit_code if failed[0].exception else 1)
                 return
             profile, path = profile_artifact(artifact_dir, device, runs, warmup, threads, out, progress,
-                                             adb=adb, options=options or None)
+                                             adb=adb, options=options or None, numeric_gap=numeric_gap,
+                                             gap_images=gap_images)
             if eager:
                 from profiling.collectors.eager_host import collect_eager
                 from profiling.schema import save_profile

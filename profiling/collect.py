@@ -147,13 +147,22 @@ def profile_artifact(
     *,
     adb: str | None = None,
     options: dict | None = None,
+    numeric_gap: bool = False,
+    gap_images: int | None = None,
 ) -> tuple[Profile, Path]:
     """Profile on the host or on adb device(s); write the profile JSON; return the (first) profile and its path.
 
     For several devices (``adb:all``, ``adb:S1,S2``) every device's profile is written (see profile_devices);
-    if any device failed, EdgeExportError names the files written and each failure."""
+    if any device failed, EdgeExportError names the files written and each failure.
+    ``numeric_gap`` (host only) also fills ``Profile.numeric_gap`` (profiling.numeric_gap) on ``gap_images``
+    validation photographs."""
     if runs < 1 or warmup < 0 or threads < 1:
         raise EdgeExportError("--runs and --threads must be >= 1 and --warmup >= 0")
+    if numeric_gap:
+        from profiling.numeric_gap import DEFAULT_IMAGES, check_supported
+
+        gap_images = DEFAULT_IMAGES if gap_images is None else gap_images
+        check_supported(artifact_dir, None, device, gap_images)  # device (host only) and image count
     if device != "host":
         results = profile_devices(artifact_dir, device, runs, warmup, threads, out, progress, adb=adb, options=options)
         failed = [r for r in results if r.error]
@@ -167,11 +176,18 @@ def profile_artifact(
         return results[0].profile, results[0].path
     manifest = read_manifest(artifact_dir)
     check_program_file(artifact_dir, manifest)
+    if numeric_gap:
+        check_supported(artifact_dir, manifest, device, gap_images)
     collector = COLLECTORS.get((manifest.runtime, "host"))
     if collector is None:
         raise EdgeExportError(f"no host profiler for runtime {manifest.runtime!r} ({manifest.target})")
     opts = {**(options or {}), "device": device}
     profile = collector(ProfileRequest(Path(artifact_dir), manifest, runs, warmup, threads, opts, progress))
+    if numeric_gap:
+        from profiling.numeric_gap import compute_numeric_gap
+
+        gaps, notes = compute_numeric_gap(artifact_dir, manifest, gap_images, threads, progress)
+        profile = profile.model_copy(update={"numeric_gap": gaps, "notes": [*profile.notes, *notes]})
     path = Path(out) if out else default_profile_path(artifact_dir, device)
     save_profile(profile, path)
     return profile, path

@@ -27,7 +27,7 @@ from edge_export.artifacts import MANIFEST_NAME, Manifest, read_manifest
 from edge_export.errors import EdgeExportError
 from profiling.bench_view import bench_files_in, bench_section, is_bench_file
 from profiling.rollup import LEVELS, UNATTRIBUTED, ModuleTree, kind_totals, rollup
-from profiling.schema import Profile, ProfileError, load_profile
+from profiling.schema import WHOLE_MODEL, Profile, ProfileError, load_profile
 
 EAGER_RUNTIMES = ("pytorch-eager",)
 SIM_MARK = "SIMULATOR — not device latency"
@@ -611,7 +611,7 @@ def _gap_figure(profiles) -> tuple[str, list[str]]:
         traces.append(
             go.Scatter(
                 name=e.label,
-                y=ks,
+                y=[k or WHOLE_MODEL for k in ks],  # "" is the root module: the whole model's output
                 x=[max(d[k].rel_l2, 1e-12) for k in ks],
                 mode="markers+lines",
                 customdata=[(d[k].cosine, d[k].max_abs, d[k].rel_l2) for k in ks],

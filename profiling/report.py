@@ -9,7 +9,7 @@ from rich.table import Table
 
 from edge_export.errors import EdgeExportError
 from profiling.rollup import ModuleTree, rollup
-from profiling.schema import Profile, ProfileError, load_profile
+from profiling.schema import WHOLE_MODEL, Profile, ProfileError, load_profile
 
 
 def print_profile(profile: Profile, console: Console, top: int = 15) -> None:
@@ -28,8 +28,14 @@ def print_profile(profile: Profile, console: Console, top: int = 15) -> None:
         + (f"; first run {profile.first_run_ms:.1f} ms" if profile.first_run_ms else ""),
         highlight=False,
         )
-    if not profile.rows:
-        return
+    if profile.rows:
+        _print_layers(profile, console, top)
+    if profile.numeric_gap:
+        print_numeric_gap(profile, console, min(top, 10))
+
+
+def _print_layers(profile: Profile, console: Console, top: int) -> None:
+    lat = profile.latency
     ops = profile.op_total_ms()
     console.print(
         f"{len(profile.rows)} op rows sum to {ops:.2f} ms ({ops / lat.median:.0%} of the median run); "
@@ -42,6 +48,23 @@ def print_profile(profile: Profile, console: Console, top: int = 15) -> None:
     for m in layers:
         kinds = ", ".join(k for k, _ in m.kinds.most_common(2))
         table.add_row(m.key, f"{m.ms:.3f}", f"{m.ms / ops:.1%}", str(m.ops), kinds)
+    console.print(table)
+
+
+def print_numeric_gap(profile: Profile, console: Console, top: int = 10) -> None:
+    """The modules whose outputs are furthest from PyTorch (lowest cosine), and the whole model."""
+    gaps = profile.numeric_gap or []
+    layers = [g for g in gaps if g.module_path]
+    whole = next((g for g in gaps if not g.module_path), None)
+    order = {g.module_path: i for i, g in enumerate(layers)}
+    table = Table(title=f"numeric gap to PyTorch: worst {min(top, len(layers))} of {len(layers)} module outputs by "
+                        "cosine (# = position in program order)")
+    for col in ("#", "module", "cosine (worst image)", "rel L2", "max |diff|"):
+        table.add_column(col, justify="left" if col == "module" else "right")
+    for g in sorted(layers, key=lambda g: g.cosine)[:top]:
+        table.add_row(str(order[g.module_path]), g.module_path, f"{g.cosine:.6f}", f"{g.rel_l2:.3g}", f"{g.max_abs:.3g}")
+    if whole is not None:
+        table.add_row("", f"[bold]{WHOLE_MODEL}[/]", f"{whole.cosine:.6f}", f"{whole.rel_l2:.3g}", f"{whole.max_abs:.3g}")
     console.print(table)
 
 

@@ -76,8 +76,11 @@ class OpRow(_Strict):
     delegate: str | None = None
 
 
+WHOLE_MODEL = "(whole model)"  # how views label NumericGap.module_path "" (the root module: the model's output)
+
+
 class NumericGap(_Strict):
-    module_path: str
+    module_path: str  # a module of the export form; "" = the root, i.e. the whole model's output
     cosine: float
     max_abs: float
     rel_l2: float
