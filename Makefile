@@ -41,7 +41,8 @@ run: setup
 	for d in $(OUT)/*/; do $(EE) validate $$d --threads $(THREADS) || exit 1; done
 	for d in $(OUT)/*/; do \
 	  eager=$$(case $$d in *xnnpack-fp32/|*tf-tflite-fp32/) echo --eager;; esac); \
-	  $(EE) profile $$d --threads $(THREADS) --runs 20 $$eager || exit 1; done
+	  gap=$$(case $$d in *xnnpack-int8/|*tflite-int8/) echo --numeric-gap;; esac); \
+	  $(EE) profile $$d --threads $(THREADS) --runs 20 $$eager $$gap || exit 1; done
 	$(EE) inspect $(OUT)/$(MODEL)-xnnpack-fp32
 	$(EE) dashboard $(OUT) --out $(OUT)/report.html
 	@echo "dashboard: $(OUT)/report.html"

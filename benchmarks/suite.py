@@ -550,7 +550,9 @@ def parse_args(argv=None):
     ap.add_argument("--per-round", type=int, default=5)
     ap.add_argument("--gemm-n", type=int, default=2048)
     ap.add_argument("--no-export", action="store_true", help="use what is in --out; never export")
-    ap.add_argument("--fresh-export", default="", help="models whose targets are re-exported to re-measure export cost")
+    ap.add_argument("--fresh-export", default="swiftformer-xs",
+                    help="models whose targets are re-exported in this run, so their export cost is measured now and "
+                         "their artifacts follow the current recipes ('' = reuse what is up to date)")
     ap.add_argument("--validate-images", type=int, default=8, help="images each export validates on (the CLI default)")
     ap.add_argument("--export-timeout", type=float, default=1800)
     ap.add_argument("--goal-model", default="swiftformer-xs")
