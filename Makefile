@@ -38,8 +38,8 @@ run: setup
 	$(EE) export $(MODEL) $(MODEL_OPTS) $(foreach t,$(TARGETS),--target $(t)) --out $(OUT) --threads $(THREADS)
 	$(EE) export $(TF_MODEL) $(MODEL_OPTS) --target tf-tflite-fp32 --out $(OUT) --threads $(THREADS)
 	$(MAKE) --no-print-directory run-qnn
-	for d in $(OUT)/*/; do $(EE) validate $$d --threads $(THREADS) || exit 1; done
-	for d in $(OUT)/*/; do \
+	for d in $(OUT)/*/; do [ -f $$d/manifest.json ] || continue; $(EE) validate $$d --threads $(THREADS) || exit 1; done
+	for d in $(OUT)/*/; do [ -f $$d/manifest.json ] || continue; \
 	  eager=$$(case $$d in *xnnpack-fp32/|*tf-tflite-fp32/) echo --eager;; esac); \
 	  gap=$$(case $$d in *xnnpack-int8/|*tflite-int8/) echo --numeric-gap;; esac); \
 	  $(EE) profile $$d --threads $(THREADS) --runs 20 $$eager $$gap || exit 1; done
