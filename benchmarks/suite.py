@@ -441,6 +441,13 @@ def evaluate_goals(rows, peak, export_costs, sizes, model="swiftformer-xs", thre
     return goals
 
 
+def _md_table(lines: list[str], title: str, header: list[str], rows: list[list[str]]) -> None:
+    """Append a '## title' section holding a markdown table to lines."""
+    lines += [f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["|" + "|".join(f" {c} " if c else " " for c in r) + "|" for r in rows]
+    lines.append("")
+
+
 def _fmt(v, spec=".2f", none="-"):
     return none if v is None else format(v, spec)
 
@@ -474,38 +481,28 @@ def markdown(result: dict) -> str:
                      f"{_fmt(r.get('gflops'), '.1f')} | {_fmt(r.get('pct_of_peak'), '.0f')} | {mb} |")
     lines.append("")
     if result["export_cost"]:
-        lines.append("## Export cost (one edge-export CLI call per model in a child process: start-up, export, validation)")
-        lines.append("")
-        lines.append("| model | targets | wall s | in-process s per target | peak RSS MB | measured |")
-        lines.append("|---|---|---|---|---|---|")
+        rows = []
         for c in result["export_cost"]:
             targets = ", ".join(c.get("targets", []))
             if "wall_s" not in c:
-                lines.append(f"| {c['model']} | {targets} | {c.get('error') or c.get('note', '')} | | | |")
+                rows.append([c["model"], targets, c.get("error") or c.get("note", ""), "", "", ""])
                 continue
             when = "this run" if c.get("measured_in_this_run") else f"cached {c.get('measured_at', '')}"
             per = ", ".join(f"{t} {v:.1f}" for t, v in c.get("export_seconds", {}).items())
-            lines.append(f"| {c['model']} | {targets} | {c['wall_s']:.1f} | {per} | {c['peak_rss_mb']:.0f} | {when} |")
-        lines.append("")
+            rows.append([c["model"], targets, f"{c['wall_s']:.1f}", per, f"{c['peak_rss_mb']:.0f}", when])
+        _md_table(lines, "Export cost (one edge-export CLI call per model in a child process: start-up, export, validation)",
+                  ["model", "targets", "wall s", "in-process s per target", "peak RSS MB", "measured"], rows)
     if result["sizes"]:
-        lines.append("## Sizes")
-        lines.append("")
-        lines.append("| model | target | MB | / fp32 |")
-        lines.append("|---|---|---|---|")
-        for s in result["sizes"]:
-            lines.append(f"| {s['model']} | {s['target']} | {s['bytes'] / 1e6:.2f} | {_fmt(s['x_fp32'])} |")
-        lines.append("")
+        _md_table(lines, "Sizes", ["model", "target", "MB", "/ fp32"],
+                  [[s["model"], s["target"], f"{s['bytes'] / 1e6:.2f}", _fmt(s["x_fp32"])] for s in result["sizes"]])
     if result["goals"]:
-        lines.append("## Goals")
-        lines.append("")
-        lines.append("| goal | value | limit | holds |")
-        lines.append("|---|---|---|---|")
+        rows = []
         for g in result["goals"]:
             v = _fmt(g["value"], ".2f") if isinstance(g["value"], (int, float)) else "-"
             holds = {True: "yes", False: "**no**", None: "n/a"}[g["holds"]]
             detail = f" ({g['detail']})" if g.get("detail") else ""
-            lines.append(f"| {g['goal']}{detail} | {v} | {g['limit']} | {holds} |")
-        lines.append("")
+            rows.append([f"{g['goal']}{detail}", v, g["limit"], holds])
+        _md_table(lines, "Goals", ["goal", "value", "limit", "holds"], rows)
     for n in result.get("notes", []):
         lines.append(f"- {n}")
     if result.get("kernel_check_md"):

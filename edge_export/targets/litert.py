@@ -49,7 +49,6 @@ PROGRAM_FILE = "model.tflite"
 LAYOUTS = {"nhwc": "NHWC", "nchw": "NCHW"}
 DEFAULT_FLOAT_OPS = ("DIV",)
 _LOGITS_STOP = {"FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "BATCH_MATMUL"}
-_FALSE = ("0", "false", "no", "off")
 
 
 def layout_option(ctx: ExportContext) -> str:
