@@ -132,7 +132,7 @@ class _Artifact(_Backend):
         self.extra = {"runtime": self.runtime, "target": self.manifest.target}
 
     def _open(self, threads: int) -> None:
-        from edge_export.runners import open_runner
+        from edge_export.runtimes import open_runner
 
         r = open_runner(self.dir, self.manifest, threads=threads)
         self.runners[threads], self.inputs[threads] = r, r.prepare_input(self.x)

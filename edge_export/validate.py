@@ -43,7 +43,7 @@ def measure_parity(
     threads: int = 1,
     cosine_threshold: float | None = None,
 ) -> Parity:
-    from edge_export.runners import open_runner
+    from edge_export.runtimes import open_runner
 
     names, batch = validation_batch(manifest.preprocessing, images, image_dir)
     with torch.no_grad():

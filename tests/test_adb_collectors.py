@@ -1,5 +1,5 @@
-"""Device profiling over adb (profiling.adb, profiling.collectors.adb_executorch / adb_tflite,
-profiling.collect for adb / adb:SERIAL / adb:all, profiling.android_device) against the stand-in adb in
+"""Device profiling over adb (edge_export.devices.adb, edge_export.runtimes.executorch.adb_collector / adb_tflite,
+edge_export.profile.dispatch for adb / adb:SERIAL / adb:all, edge_export.devices.android_app) against the stand-in adb in
 tests/fake_adb.
 
 NO REAL PHONE IS EXERCISED HERE. The stand-in speaks adb's real command line over a temp directory; what
@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 
 from edge_export.errors import EdgeExportError
-from profiling import adb as adbmod
-from profiling.adb import (
+from edge_export.devices import adb as adbmod
+from edge_export.devices.adb import (
     NO_DEVICE_MSG,
     NOT_FOUND_MSG,
     Adb,
@@ -35,8 +35,8 @@ from profiling.adb import (
     NoDevice,
     parse_devices,
 )
-from profiling.collect import profile_artifact, profile_devices
-from profiling.schema import load_profile
+from edge_export.profile.dispatch import profile_artifact, profile_devices
+from edge_export.profile.schema import load_profile
 
 HERE = Path(__file__).resolve().parent
 FAKE = HERE / "fake_adb"
@@ -272,7 +272,7 @@ def test_executorch_over_adb(et_run):
     assert prov.runs == 4 and prov.warmup == 2 and profile.latency.n == 4 and len(profile.latency_ms) == 4
     assert profile.complete and profile.load_ms and profile.first_run_ms
     assert prov.options["input"].startswith("image:")  # the validation image, not the runner's ones
-    # rows: XNNPACK operators attributed to modules as on the host (profiling.collectors.executorch_host)
+    # rows: XNNPACK operators attributed to modules as on the host (edge_export.runtimes.executorch.host_collector)
     assert len(profile.rows) > 50 and all(r.stats.n == 4 for r in profile.rows)
     assert any(r.name.startswith("Convolution (NHWC, F32)") for r in profile.rows)
     assert profile.attributed_fraction() >= 0.9
@@ -281,7 +281,7 @@ def test_executorch_over_adb(et_run):
 
 def test_executorch_etdump_is_real(et_run):
     """The file the stand-in runner wrote is a real ETDump: W + N executions of the delegate."""
-    from profiling.xnnpack_attribution import read_etdump_profile
+    from edge_export.attribution.xnnpack import read_etdump_profile
 
     _, _, _, root = et_run
     (etdump,) = (root / "FAKE01" / "data" / "local" / "tmp" / "edge-export").rglob("run.etdump")
@@ -404,7 +404,7 @@ def test_disconnect_mid_run_single(fake, tflite_artifact, tmp_path):
 
 def test_stand_in_csv_parses_and_matches_its_log(fake, tflite_artifact, tmp_path):
     """Run the stand-in benchmark_model as the collector would; parse what it wrote and printed."""
-    from profiling.collectors.adb_tflite import parse_benchmark_log, parse_op_profile_csv
+    from edge_export.runtimes.litert.adb_collector import parse_benchmark_log, parse_op_profile_csv
 
     model = tflite_artifact / "model.tflite"
     csv = tmp_path / "op.csv"
@@ -428,7 +428,7 @@ def test_stand_in_csv_parses_and_matches_its_log(fake, tflite_artifact, tmp_path
 
 
 def test_csv_parser_formats_and_corruption():
-    from profiling.collectors.adb_tflite import OpProfileError, parse_benchmark_log, parse_op_profile_csv
+    from edge_export.runtimes.litert.adb_collector import OpProfileError, parse_benchmark_log, parse_op_profile_csv
 
     new = ("Operator-wise Profiling Info for Regular Benchmark Runs:\n"
            "============================== Run Order ==============================\n"
@@ -474,7 +474,7 @@ def test_csv_parser_formats_and_corruption():
 
 
 def test_android_deploy_collect(fake, pte_artifact, java_classes, tmp_path, monkeypatch):
-    from profiling import android_device
+    from edge_export.devices import android_app as android_device
 
     monkeypatch.setenv("FAKE_ADB_APP_CLASSES", str(java_classes))
     fake.devices(dev("FAKE01", packages=["com.edgeexport.bench"]))
@@ -495,7 +495,7 @@ def test_android_deploy_collect(fake, pte_artifact, java_classes, tmp_path, monk
 
 
 def test_android_app_errors(fake, pte_artifact, java_classes, tmp_path, monkeypatch):
-    from profiling import android_device
+    from edge_export.devices import android_app as android_device
 
     monkeypatch.setenv("FAKE_ADB_APP_CLASSES", str(java_classes))
     art = fresh(pte_artifact, tmp_path)
@@ -523,7 +523,7 @@ def test_android_app_errors(fake, pte_artifact, java_classes, tmp_path, monkeypa
 
 
 def test_android_collect_disconnect(fake, pte_artifact, java_classes, tmp_path, monkeypatch):
-    from profiling import android_device
+    from edge_export.devices import android_app as android_device
 
     monkeypatch.setenv("FAKE_ADB_APP_CLASSES", str(java_classes))
     fake.devices(dev("FAKE01", packages=["com.edgeexport.bench"], disconnect={"match": r"^pull .*results\.json"}))

@@ -6,10 +6,10 @@ The Java core is compiled here with javac (no android.jar) and driven through it
 * manifests written by `edge_export.artifacts.write_manifest` are parsed by Java, and what Java derives
   (input spec, preprocessing) is what Python meant;
 * Java preprocessing of a real photograph equals `edge_export.images.preprocess` +
-  `edge_export.runners.base.to_program_input` (float32 NCHW/NHWC, int8 NHWC);
+  `edge_export.runtimes.base.to_program_input` (float32 NCHW/NHWC, int8 NHWC);
 * the results.json Java writes in benchmark mode (fake engine, deterministic clock) loads with the strict
-  `profiling.schema.load_profile`, its statistics equal `Stats.of` bit for bit, and
-  `profiling.android_results` converts it.
+  `edge_export.profile.schema.load_profile`, its statistics equal `Stats.of` bit for bit, and
+  `edge_export.devices.android_results` converts it.
 
 No phone and no Android runtime is involved: the engine is a stand-in (see FakeEngine.java).
 """
@@ -34,8 +34,8 @@ from edge_export.artifacts import (
     sha256_file,
     write_manifest,
 )
-from profiling import android_results
-from profiling.schema import Profile, Stats, load_profile, save_profile
+from edge_export.devices import android_results
+from edge_export.profile.schema import Profile, Stats, load_profile, save_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE_SRC = ROOT / "android_app" / "core" / "src" / "main" / "java"
@@ -195,7 +195,7 @@ def photo() -> np.ndarray:
 
 def _python_input(img: np.ndarray, m: Manifest) -> np.ndarray:
     from edge_export.images import preprocess
-    from edge_export.runners.base import to_program_input
+    from edge_export.runtimes.base import to_program_input
 
     return to_program_input(preprocess(img, m.preprocessing).numpy(), m.inputs[0])
 

@@ -198,7 +198,7 @@ def test_dashboard_shows_the_benchmark_in_a_browser(tiny_bench, tmp_path):
 
     import browser
 
-    from profiling.dashboard import build_dashboard
+    from edge_export.report.dashboard import build_dashboard
 
     result, _, out = tiny_bench
     html_path = build_dashboard([out], tmp_path / "report.html")

@@ -30,9 +30,9 @@ from edge_export.artifacts import (  # noqa: E402
     write_manifest,
 )
 from edge_export.errors import EdgeExportError  # noqa: E402
-from profiling.dashboard import SIM_MARK, build_dashboard, collect  # noqa: E402
-from profiling.rollup import UNATTRIBUTED, ModuleTree, kind_totals, rollup  # noqa: E402
-from profiling.schema import NumericGap, OpRow, Profile, Provenance, Stats, save_profile  # noqa: E402
+from edge_export.report.dashboard import SIM_MARK, build_dashboard, collect  # noqa: E402
+from edge_export.profile.rollup import UNATTRIBUTED, ModuleTree, kind_totals, rollup  # noqa: E402
+from edge_export.profile.schema import NumericGap, OpRow, Profile, Provenance, Stats, save_profile  # noqa: E402
 
 MODEL = "swiftformer-xs-softmax"
 DEPTHS = (3, 3, 6, 4)

@@ -49,7 +49,7 @@ def test_int8_on_a_trained_model_keeps_its_predictions(trained, int8_artifact, c
 
 def test_int8_accuracy_close_to_fp32(trained, int8_artifact):
     from edge_export.images import preprocess
-    from edge_export.runners import open_runner
+    from edge_export.runtimes import open_runner
 
     loaded, _, _, images, labels, acc = trained
     with open_runner(int8_artifact, threads=1) as runner:

@@ -1,4 +1,4 @@
-"""profiling.litert_capi against the real libLiteRt.so of the installed ai-edge-litert wheel.
+"""edge_export.runtimes.litert.capi against the real libLiteRt.so of the installed ai-edge-litert wheel.
 
 The model is built here: a small conv + linear PyTorch module converted with litert_torch
 (a few seconds), big enough (112x112 input) that operator time dominates the run.
@@ -18,7 +18,7 @@ litert_torch = pytest.importorskip("litert_torch")
 
 from ai_edge_litert.interpreter import Interpreter, OpResolverType  # noqa: E402
 
-from profiling.litert_capi import (  # noqa: E402
+from edge_export.runtimes.litert.capi import (  # noqa: E402
     LiteRtError,
     LiteRtProfile,
     LiteRtProfiledModel,
@@ -314,7 +314,7 @@ def test_truncated_model(model_path, tmp_path):
 @pytest.mark.parametrize("layer", ["python_precheck", "litert_verifier"])
 def test_each_check_layer_alone_rejects_truncation(model_path, tmp_path, monkeypatch, layer):
     """The Python pre-check and LiteRT's own flatbuffer verifier each catch truncation."""
-    import profiling.litert_capi as capi
+    import edge_export.runtimes.litert.capi as capi
 
     if layer == "litert_verifier":
         monkeypatch.setattr(capi, "_check_external_buffers", lambda buf, path: None)

@@ -1,5 +1,5 @@
-"""The TFLite host collector (profiling.collectors.litert_host) and its attribution
-(profiling.tflite_attribution) on real litert-torch conversions run by the real libLiteRt.
+"""The TFLite host collector (edge_export.runtimes.litert.host_collector) and its attribution
+(edge_export.attribution.tflite) on real litert-torch conversions run by the real libLiteRt.
 
 One tiny SwiftFormer (swiftformer-test, 64 px) is converted per session; the XS end-to-end test is
 marked slow.
@@ -20,11 +20,11 @@ pytest.importorskip("litert_torch")
 
 from edge_export.artifacts import read_manifest, sha256_file, write_manifest  # noqa: E402
 from edge_export.errors import EdgeExportError  # noqa: E402
-from profiling.collect import ProfileRequest, profile_artifact  # noqa: E402
-from profiling.collectors.litert_host import collect  # noqa: E402
-from profiling.rollup import ModuleTree, rollup  # noqa: E402
-from profiling.schema import load_profile, save_profile  # noqa: E402
-from profiling.tflite_attribution import (  # noqa: E402
+from edge_export.profile.dispatch import ProfileRequest, profile_artifact  # noqa: E402
+from edge_export.runtimes.litert.host_collector import collect  # noqa: E402
+from edge_export.profile.rollup import ModuleTree, rollup  # noqa: E402
+from edge_export.profile.schema import load_profile, save_profile  # noqa: E402
+from edge_export.attribution.tflite import (  # noqa: E402
     ModulePathResolver,
     TfliteOp,
     align_xnn_to_tflite,
@@ -45,7 +45,7 @@ def _export(model: str, out: Path) -> Path:
 
 def _export_form(manifest):
     from edge_export.models import load_from_source
-    from edge_export.rewrites import export_form
+    from edge_export.models.swiftformer.export_form import export_form
 
     return export_form(load_from_source(manifest.source))[0]
 
@@ -84,7 +84,7 @@ def test_delegate_profile_rows_are_xnnpack_operators_attributed_to_modules(deleg
     assert p.provenance.artifact_sha256 == manifest.file_sha256 and p.provenance.target == "tflite-fp32"
     assert p.provenance.runs == 5 and len(p.latency_ms) == 5 and p.latency.n == 5
     assert p.load_ms > 0 and p.first_run_ms > 0 and p.peak_rss_mb > 10
-    from profiling.host_info import peak_rss_mb
+    from edge_export.profile.host_info import peak_rss_mb
 
     assert p.peak_rss_mb < peak_rss_mb()  # the measuring child's own peak, not this (PyTorch) process's
     assert len(p.rows) > 100
@@ -184,7 +184,7 @@ def test_truncated_model_is_an_error_not_a_crash(tiny_tflite, tmp_path):
 def test_runtime_failure_in_the_child_is_reported(tmp_path):
     import numpy as np
 
-    from profiling.collectors.litert_host import _run_child
+    from edge_export.runtimes.litert.host_collector import _run_child
 
     bad = tmp_path / "bad.tflite"
     bad.write_bytes(b"\x1c\x00\x00\x00TFL3" + bytes(64))
@@ -263,7 +263,7 @@ def test_keras_scope_names_of_the_tf_route_map_to_modules():
 
 
 def test_execution_order_runs_independent_delegated_ops_before_a_builtin_op():
-    from profiling.tflite_attribution import execution_order
+    from edge_export.attribution.tflite import execution_order
 
     # 0: FC(x) -> a; 1: L2_NORMALIZATION(a) -> b (builtin kernel); 2: FC(x) -> c; 3: MUL(b, c)
     ops = [TfliteOp(0, "FULLY_CONNECTED", ("a",), (), (0,), (1,)), TfliteOp(1, "L2_NORMALIZATION", ("b",), (), (1,), (2,)),
@@ -291,8 +291,8 @@ def test_alignment_fuses_pads_and_clamps_and_handles_extra_operators():
 
 
 def test_delegate_rows_split_partitions_and_anchor_builtin_ops():
-    from profiling.collectors.litert_host import _delegate_rows
-    from profiling.tflite_attribution import OpModule, TfliteGraph
+    from edge_export.runtimes.litert.host_collector import _delegate_rows
+    from edge_export.attribution.tflite import OpModule, TfliteGraph
 
     opcodes = ["PAD", "CONV_2D", "GELU", "CONV_2D", "ADD", "MEAN"]
     graph = TfliteGraph("m.tflite", 0, "serving_default",  # a chain: op i reads tensor i, writes tensor i+1

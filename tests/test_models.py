@@ -7,7 +7,7 @@ import torch
 
 from edge_export.errors import EdgeExportError
 from edge_export.models import load_model, model_ids
-from edge_export.models.swiftformer_spec import PAPER_PARAMS_M
+from edge_export.models.swiftformer.spec import PAPER_PARAMS_M
 
 OPTS = {"layer_scale_init_value": 1.0}
 
@@ -39,7 +39,7 @@ def test_attention_forms_are_different_functions():
     """Same weights, two forms: the normalize form and the softmax form give different logits."""
     a = load_model("swiftformer-test-normalize", options=OPTS)
     sd = a.module.state_dict()
-    from edge_export.models.swiftformer_original import SwiftFormerOriginal
+    from edge_export.models.swiftformer.original import SwiftFormerOriginal
 
     soft = SwiftFormerOriginal(a.module.spec, "softmax")
     soft.load_state_dict(sd)
@@ -69,7 +69,7 @@ def test_original_keys_map_onto_the_transformers_port(tmp_path):
     torch.save({"model": src.module.state_dict()}, path)
     hf = load_model("swiftformer-test-softmax", checkpoint=path)
     assert hf.family == "swiftformer-hf"
-    from edge_export.models.swiftformer_original import SwiftFormerOriginal
+    from edge_export.models.swiftformer.original import SwiftFormerOriginal
 
     ours_soft = SwiftFormerOriginal(src.module.spec, "softmax")
     ours_soft.load_state_dict(src.module.state_dict())

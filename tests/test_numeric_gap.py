@@ -13,8 +13,8 @@ import torch
 
 from edge_export.artifacts import read_manifest, write_manifest
 from edge_export.errors import EdgeExportError
-from profiling.numeric_gap import GRAPH_OUTPUT, Value, as_reference_layout, innermost_per_value, module_outputs
-from profiling.schema import WHOLE_MODEL, load_profile
+from edge_export.profile.numeric_gap import GRAPH_OUTPUT, Value, as_reference_layout, innermost_per_value, module_outputs
+from edge_export.profile.schema import WHOLE_MODEL, load_profile
 
 TINY = "swiftformer-test"
 IMAGES = 4
@@ -36,7 +36,7 @@ def tiny_tflite(tmp_path_factory) -> dict[str, Path]:
 def gaps(tiny_tflite, tiny_artifacts, tmp_path_factory) -> dict:
     """{target: (artifact dir, profile with numeric gap, profile path)}; profiles written outside the shared
     artifact dirs."""
-    from profiling.collect import profile_artifact
+    from edge_export.profile.dispatch import profile_artifact
 
     arts = {"tflite-fp32": tiny_tflite["tflite-fp32"], "tflite-int8": tiny_tflite["tflite-int8"],
             "xnnpack-fp32": tiny_artifacts["xnnpack-fp32"], "xnnpack-int8": tiny_artifacts["xnnpack-int8"]}
@@ -52,7 +52,7 @@ def gaps(tiny_tflite, tiny_artifacts, tmp_path_factory) -> dict:
 
 def _export_form(artifact: Path):
     from edge_export.models import load_from_source
-    from edge_export.rewrites import export_form
+    from edge_export.models.swiftformer.export_form import export_form
 
     return export_form(load_from_source(read_manifest(artifact).source))[0]
 
@@ -149,7 +149,7 @@ def test_cli_prints_worst_layers_and_dashboard_shows_them(gaps, tiny_tflite, tmp
     assert "numeric gap to PyTorch: worst 10 of" in out and WHOLE_MODEL in out
     data = json.loads((art / "profile-host.json").read_text())
     assert data["numeric_gap"][-1]["module_path"] == "" and len(data["numeric_gap"]) > 40
-    from profiling.dashboard import build_dashboard
+    from edge_export.report.dashboard import build_dashboard
 
     html = build_dashboard([art, gaps["xnnpack-int8"][2]], tmp_path / "r.html").read_text()
     assert "Numeric gap to PyTorch per module output" in html and WHOLE_MODEL in html
@@ -180,7 +180,7 @@ def test_numeric_gap_bad_input_is_one_line_exit_2(tiny_artifacts, tmp_path, cli)
 
 
 def test_api_refuses_a_device_before_touching_it(tiny_artifacts):
-    from profiling.collect import profile_artifact
+    from edge_export.profile.dispatch import profile_artifact
 
     with pytest.raises(EdgeExportError, match="host only"):
         profile_artifact(tiny_artifacts["xnnpack-int8"], device="adb", numeric_gap=True)
@@ -220,7 +220,7 @@ def test_layouts_nhwc_tokens_and_flattened_batches():
 
 
 def test_folded_batch_norm_and_fused_activation_move_to_the_module_whose_output_it_is():
-    from profiling.numeric_gap import ReferenceHooks, _select
+    from edge_export.profile.numeric_gap import ReferenceHooks, _select
 
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.BatchNorm2d(4), torch.nn.ReLU(),
                               torch.nn.Conv2d(4, 4, 1))

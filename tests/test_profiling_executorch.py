@@ -7,12 +7,12 @@ import shutil
 import pytest
 
 from edge_export.errors import EdgeExportError
-from profiling.schema import load_profile
+from edge_export.profile.schema import load_profile
 
 
 @pytest.fixture(scope="module")
 def tiny_profile(tiny_artifacts):
-    from profiling.collect import profile_artifact
+    from edge_export.profile.dispatch import profile_artifact
 
     return profile_artifact(tiny_artifacts["xnnpack-fp32"], runs=5, warmup=2)
 
@@ -20,7 +20,7 @@ def tiny_profile(tiny_artifacts):
 def test_profile_rows_are_attributed_to_real_modules(tiny_profile, tiny_artifacts):
     from edge_export.artifacts import read_manifest
     from edge_export.models import load_from_source
-    from edge_export.rewrites import export_form
+    from edge_export.models.swiftformer.export_form import export_form
 
     profile, path = tiny_profile
     assert path == tiny_artifacts["xnnpack-fp32"] / "profile-host.json"
@@ -48,7 +48,7 @@ def test_int8_profile_and_compare(tiny_artifacts, tiny_profile, cli):
 
 
 def test_missing_etrecord_still_profiles_and_says_why(tiny_artifacts, tmp_path):
-    from profiling.collect import profile_artifact
+    from edge_export.profile.dispatch import profile_artifact
 
     art = tmp_path / "a"
     shutil.copytree(tiny_artifacts["xnnpack-fp32"], art)
@@ -60,7 +60,7 @@ def test_missing_etrecord_still_profiles_and_says_why(tiny_artifacts, tmp_path):
 
 def test_corrupted_etdump_is_a_clear_error(tiny_artifacts, tmp_path):
     from edge_export.artifacts import read_manifest
-    from profiling.collectors.executorch_host import rows_from_etdump
+    from edge_export.runtimes.executorch.host_collector import rows_from_etdump
 
     bad = tmp_path / "x.etdp"
     bad.write_bytes(b"\x00\x01garbage" * 10)

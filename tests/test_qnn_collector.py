@@ -1,4 +1,4 @@
-"""profiling.collectors.qnn_host: a qnn-fp16 artifact profiled on QNN's x86 HTP simulator (`qnn` marker: needs
+"""edge_export.runtimes.qnn.host_collector: a qnn-fp16 artifact profiled on QNN's x86 HTP simulator (`qnn` marker: needs
 the provisioned host SDK). Per-op rows come from the "<fx node>:OpId_N (cycles)" ETDump events and are attributed
 to modules through the ETRecord; the profile is always labelled simulator=True."""
 
@@ -12,7 +12,7 @@ import pytest
 
 from edge_export.artifacts import read_manifest
 from edge_export.export import ExportRequest, export
-from edge_export.qnn.sdk import QnnSdkError
+from edge_export.runtimes.qnn.sdk import QnnSdkError
 
 TINY = "swiftformer-test"
 TINY_OPTS = {"layer_scale_init_value": 1.0}
@@ -20,8 +20,8 @@ TINY_OPTS = {"layer_scale_init_value": 1.0}
 
 @pytest.fixture(scope="session")
 def host_sdk():  # same approach as tests/test_qnn_targets.py
-    from edge_export.qnn.provision import setup_host_sdk
-    from edge_export.qnn.sdk import default_sdk_home
+    from edge_export.runtimes.qnn.provision import setup_host_sdk
+    from edge_export.runtimes.qnn.sdk import default_sdk_home
 
     try:
         return setup_host_sdk(default_sdk_home(), progress=lambda m: print(f"[qnn setup] {m}", file=sys.stderr))
@@ -33,7 +33,7 @@ def host_sdk():  # same approach as tests/test_qnn_targets.py
 
 
 def test_collector_is_registered_for_the_host():
-    from profiling.collect import COLLECTORS
+    from edge_export.profile.dispatch import COLLECTORS
 
     assert ("executorch-qnn", "host") in COLLECTORS
 
@@ -41,8 +41,8 @@ def test_collector_is_registered_for_the_host():
 @pytest.mark.qnn
 def test_qnn_host_profile_on_the_simulator(host_sdk, tmp_path):
     from edge_export.models import load_model
-    from profiling.collect import profile_artifact
-    from profiling.schema import load_profile
+    from edge_export.profile.dispatch import profile_artifact
+    from edge_export.profile.schema import load_profile
 
     t = time.perf_counter()
     (art,) = export(ExportRequest(TINY, ["qnn-fp16"], tmp_path / "out", model_options=dict(TINY_OPTS),

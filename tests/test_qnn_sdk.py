@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from edge_export.errors import EdgeExportError
-from edge_export.qnn import sdk as qsdk
-from edge_export.qnn.sdk import (
+from edge_export.runtimes.qnn import sdk as qsdk
+from edge_export.runtimes.qnn.sdk import (
     ENV_HOME,
     ENV_SDK_ROOT,
     ENV_SHIM_REAL,
@@ -243,7 +243,7 @@ def test_lowering_rejects_bad_arguments_before_any_work(tmp_path):
     pytest.importorskip("executorch")
     import torch
 
-    from edge_export.qnn.lowering_subprocess import check_chipset, lower_to_qnn
+    from edge_export.runtimes.qnn.lowering import check_chipset, lower_to_qnn
 
     assert check_chipset("sm8650") == "SM8650"
     with pytest.raises(EdgeExportError, match="unknown QNN chipset 'SM1234': choose from"):
@@ -257,7 +257,7 @@ def test_lowering_rejects_bad_arguments_before_any_work(tmp_path):
 
 
 def test_shim_source_compiles_cleanly(tmp_path):
-    from edge_export.qnn import provision
+    from edge_export.runtimes.qnn import provision
 
     try:
         provision.find_c_compiler()
@@ -270,7 +270,7 @@ def test_shim_source_compiles_cleanly(tmp_path):
 
 
 def test_provisioning_refuses_a_bad_wheel(tmp_path):
-    from edge_export.qnn.provision import setup_host_sdk
+    from edge_export.runtimes.qnn.provision import setup_host_sdk
 
     bogus = tmp_path / "onnxruntime_qnn-9.9.9-py3-none-any.whl"
     bogus.write_text("not a zip")
@@ -292,7 +292,7 @@ def test_provisioning_refuses_a_bad_wheel(tmp_path):
 
 @pytest.fixture(scope="session")
 def provisioned_sdk() -> QnnSdk:
-    from edge_export.qnn.provision import setup_host_sdk
+    from edge_export.runtimes.qnn.provision import setup_host_sdk
 
     dest = default_sdk_home()
     try:
@@ -343,7 +343,7 @@ def test_provisioned_sdk_layout(provisioned_sdk):
     assert (sdk.lib_dir / "libQnnHtp.real.so").stat().st_size > 10_000_000
     # ExecuTorch's way in: QNN_SDK_ROOT -> the same SDK, and provisioning again is a no-op.
     assert find_qnn_sdk(environ={ENV_SDK_ROOT: str(sdk.root)}) == sdk
-    from edge_export.qnn.provision import setup_host_sdk
+    from edge_export.runtimes.qnn.provision import setup_host_sdk
 
     t = time.perf_counter()
     assert setup_host_sdk(sdk.root) == sdk
@@ -357,7 +357,7 @@ PRECISIONS = ("fp16", "int8")
 @pytest.fixture(scope="module")
 def tiny_lowered(provisioned_sdk, tmp_path_factory):
     """The tiny model lowered for 2 chipsets x fp16/int8 and run on the simulator, in ONE child process."""
-    from edge_export.qnn.lowering_subprocess import QnnJob, lower_to_qnn_many
+    from edge_export.runtimes.qnn.lowering import QnnJob, lower_to_qnn_many
 
     model, sample, calib, tests = _tiny_model()
     out = tmp_path_factory.mktemp("qnn-tiny")
@@ -410,8 +410,8 @@ def test_standalone_run_and_shim_off_failure(provisioned_sdk, tiny_lowered):
     """run_qnn_pte in its own child; and without the shim's rewrite, the same run fails cleanly."""
     import torch
 
-    from edge_export.qnn import sdk as sdk_module
-    from edge_export.qnn.lowering_subprocess import run_qnn_pte
+    from edge_export.runtimes.qnn import sdk as sdk_module
+    from edge_export.runtimes.qnn.lowering import run_qnn_pte
 
     model, tests, _, results = tiny_lowered
     pte = results[("SM8650", "fp16")].pte_path

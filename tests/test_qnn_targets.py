@@ -20,7 +20,7 @@ import torch
 from edge_export.artifacts import Manifest, read_manifest, sha256_file, write_manifest
 from edge_export.errors import EdgeExportError, ExportFailed
 from edge_export.export import ExportRequest, export
-from edge_export.qnn.sdk import ENV_HOME, ENV_SDK_ROOT, HOST_LIB_SUBDIR, QnnSdkError
+from edge_export.runtimes.qnn.sdk import ENV_HOME, ENV_SDK_ROOT, HOST_LIB_SUBDIR, QnnSdkError
 
 TINY = "swiftformer-test"
 TINY_OPTS = {"layer_scale_init_value": 1.0}
@@ -67,7 +67,7 @@ def test_targets_are_registered_as_experimental():
         assert {"soc", "qnn_sdk", "profile_level", "etrecord"} <= t.accepted_options
     assert {"quant_dtype", "observer"} <= int8.accepted_options
     assert fp16.cosine_threshold == 0.999 and int8.cosine_threshold == 0.98
-    from edge_export.runners import RUNNERS
+    from edge_export.runtimes import RUNNERS
 
     assert "executorch-qnn" in RUNNERS
 
@@ -143,7 +143,7 @@ def test_check_available_with_options(no_sdk_env):
 
 
 def test_fp16_safe_normalization_is_the_same_function():
-    from edge_export.rewrites import L2NormalizeLastDim
+    from edge_export.models.swiftformer.export_form import L2NormalizeLastDim
     from edge_export.targets.qnn import Fp16SafeL2Normalize
 
     plain = L2NormalizeLastDim(16).double()
@@ -163,7 +163,7 @@ def test_fp16_safe_normalization_is_the_same_function():
 
 
 def test_fp16_safe_form_keeps_names_and_leaves_the_input_alone(tiny_loaded):
-    from edge_export.rewrites import L2NormalizeLastDim, export_form
+    from edge_export.models.swiftformer.export_form import L2NormalizeLastDim, export_form
     from edge_export.targets.qnn import Fp16SafeL2Normalize, fp16_safe_form
 
     module, _ = export_form(tiny_loaded)
@@ -195,7 +195,7 @@ def _fake_qnn_artifact(path: Path, options: dict | None = None) -> Path:
 
 
 def test_runner_without_sdk_fails_in_one_line(no_sdk_env):
-    from edge_export.runners import open_runner
+    from edge_export.runtimes import open_runner
 
     art = _fake_qnn_artifact(no_sdk_env / "art", {"qnn_sdk": str(no_sdk_env / "gone")})
     with pytest.raises(QnnSdkError) as info:
@@ -220,7 +220,7 @@ def test_validate_of_a_qnn_artifact_without_sdk_fails_in_one_line(no_sdk_env):
 def test_qnn_sdk_cli_help_says_experimental():
     from typer.testing import CliRunner
 
-    from edge_export.qnn_cli import qnn_app
+    from edge_export.cli.qnn import qnn_app
 
     runner = CliRunner()
     for args in ([], ["setup", "--help"], ["info", "--help"]):
@@ -233,7 +233,7 @@ def test_qnn_sdk_cli_help_says_experimental():
 def test_qnn_sdk_setup_refuses_a_bad_wheel_in_one_line(tmp_path):
     from typer.testing import CliRunner
 
-    from edge_export.qnn_cli import qnn_app
+    from edge_export.cli.qnn import qnn_app
 
     bogus = tmp_path / "onnxruntime_qnn-9.9.9-cp311-cp311-manylinux_2_35_x86_64.whl"
     with zipfile.ZipFile(bogus, "w") as zf:
@@ -248,7 +248,7 @@ def test_qnn_sdk_setup_refuses_a_bad_wheel_in_one_line(tmp_path):
 def test_qnn_sdk_info_without_sdk(no_sdk_env):
     from typer.testing import CliRunner
 
-    from edge_export.qnn_cli import qnn_app
+    from edge_export.cli.qnn import qnn_app
 
     res = CliRunner().invoke(qnn_app, ["info"], env={"COLUMNS": "300"})
     assert res.exit_code == 2 and "QNN SDK not found" in res.output
@@ -261,8 +261,8 @@ def test_qnn_sdk_info_without_sdk(no_sdk_env):
 
 @pytest.fixture(scope="session")
 def host_sdk():
-    from edge_export.qnn.provision import setup_host_sdk
-    from edge_export.qnn.sdk import default_sdk_home
+    from edge_export.runtimes.qnn.provision import setup_host_sdk
+    from edge_export.runtimes.qnn.sdk import default_sdk_home
 
     try:
         return setup_host_sdk(default_sdk_home(), progress=lambda m: print(f"[qnn setup] {m}", file=sys.stderr))
@@ -330,7 +330,7 @@ def test_int8_is_smaller_and_records_its_recipe(qnn_tiny):
 @pytest.mark.qnn
 def test_runner_keeps_one_child_and_matches_per_call(qnn_tiny):
     from edge_export.images import validation_batch
-    from edge_export.runners import open_runner
+    from edge_export.runtimes import open_runner
 
     art = qnn_tiny["qnn-fp16-SM8650"]
     m = read_manifest(art)
@@ -358,7 +358,7 @@ def test_detailed_profile_level_puts_per_op_cycles_in_the_etdump(qnn_tiny, tmp_p
     from executorch.devtools.etdump.serialize import deserialize_from_etdump_flatcc
 
     from edge_export.images import validation_batch
-    from edge_export.runners import open_runner
+    from edge_export.runtimes import open_runner
 
     art = qnn_tiny["qnn-fp16-SM8550"]
     m = read_manifest(art)

@@ -52,7 +52,7 @@ def tf_route(tmp_path_factory):
 
 
 def test_fp32_nhwc_is_the_default_and_matches_pytorch(tflite):
-    from edge_export.inspect_tflite import inspect_tflite
+    from edge_export.runtimes.litert.inspect import inspect_tflite
 
     m = read_manifest(tflite["tflite-fp32"])
     assert m.runtime == "litert" and m.program_file == "model.tflite"
@@ -69,8 +69,8 @@ def test_fp32_nhwc_is_the_default_and_matches_pytorch(tflite):
 
 
 def test_nchw_layout_keeps_the_pytorch_input(tflite_nchw):
-    from edge_export.inspect_tflite import inspect_tflite
-    from edge_export.runners import open_runner
+    from edge_export.runtimes.litert.inspect import inspect_tflite
+    from edge_export.runtimes import open_runner
 
     m = read_manifest(tflite_nchw)
     assert m.inputs[0].shape == [1, 3, 64, 64] and m.inputs[0].layout == "NCHW"
@@ -87,7 +87,7 @@ def test_nchw_layout_keeps_the_pytorch_input(tflite_nchw):
 
 
 def test_int8_takes_int8_input_and_keeps_its_float_ops_on_record(tflite):
-    from edge_export.runners import open_runner
+    from edge_export.runtimes import open_runner
 
     fp32, int8 = read_manifest(tflite["tflite-fp32"]), read_manifest(tflite["tflite-int8"])
     spec = int8.inputs[0]
@@ -159,7 +159,7 @@ def test_unknown_float_op_is_refused(tmp_path):
 
 
 def test_tf_route_matches_pytorch(tf_route):
-    from edge_export.inspect_tflite import inspect_tflite
+    from edge_export.runtimes.litert.inspect import inspect_tflite
 
     m = read_manifest(tf_route)
     assert m.source.attention_form == "softmax" and m.runtime == "litert"
@@ -206,8 +206,8 @@ def _with_program(src, dst, data: bytes):
 
 
 def test_garbage_and_truncated_tflite_are_one_line_errors(tflite, tmp_path):
-    from edge_export.inspect_tflite import inspect_tflite
-    from edge_export.runners import open_runner
+    from edge_export.runtimes.litert.inspect import inspect_tflite
+    from edge_export.runtimes import open_runner
 
     src = tflite["tflite-fp32"]
     real = (src / "model.tflite").read_bytes()
@@ -233,7 +233,7 @@ def test_cli_validate_reports_a_garbage_tflite_without_traceback(tflite, tmp_pat
 
 
 def test_threads_are_explicit(tflite):
-    from edge_export.runners import open_runner
+    from edge_export.runtimes import open_runner
 
     with pytest.raises(EdgeExportError, match="threads must be a positive integer"):
         open_runner(tflite["tflite-fp32"], threads=0)
@@ -242,7 +242,7 @@ def test_threads_are_explicit(tflite):
 
 
 def test_inspect_op_table(tflite, capsys):
-    from edge_export.inspect_tflite import inspect_tflite, main
+    from edge_export.runtimes.litert.inspect import inspect_tflite, main
 
     path = tflite["tflite-int8"] / "model.tflite"
     info = inspect_tflite(path)

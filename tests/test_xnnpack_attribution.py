@@ -17,7 +17,7 @@ pytest.importorskip("executorch.devtools")
 
 from torch import nn  # noqa: E402
 
-from profiling.xnnpack_attribution import (  # noqa: E402
+from edge_export.attribution.xnnpack import (  # noqa: E402
     Attribution,
     attribute_delegate_events,
     attribute_program,
@@ -27,7 +27,7 @@ from profiling.xnnpack_attribution import (  # noqa: E402
     operator_family,
     time_by_module,
 )
-from profiling.xnnpack_blob import (  # noqa: E402
+from edge_export.attribution.xnnpack_blob import (  # noqa: E402
     XNode,
     decode_with_flatc,
     read_xnnpack_delegates,
@@ -432,7 +432,7 @@ def one_xnnpack_thread():
 def test_single_delegate_agrees_with_per_op_mode(tmp_path_factory, one_xnnpack_thread):
     """Per-op lowering puts each op in its own delegate, which Inspector maps to modules by
     itself; the single-delegate attribution must give the same modules similar time shares."""
-    from profiling.xnnpack_attribution import compare_module_times, fold_map, per_op_module_times
+    from edge_export.attribution.xnnpack import compare_module_times, fold_map, per_op_module_times
 
     torch.manual_seed(0)
     model = TinySwiftNet(64, 2).eval()

@@ -28,7 +28,7 @@ def test_xs_exports_to_both_xnnpack_targets(tmp_path, cli):
     # Per-layer profile of the shipped single-delegate program, attributed to modules.
     code, out, err = cli("profile", str(tmp_path / "swiftformer-xs-xnnpack-fp32"), "--runs", "10", "--threads", "2", "--eager")
     assert code == 0, err
-    from profiling.schema import load_profile
+    from edge_export.profile.schema import load_profile
 
     prof = load_profile(tmp_path / "swiftformer-xs-xnnpack-fp32" / "profile-host.json")
     assert prof.attributed_fraction() >= 0.9

@@ -35,7 +35,7 @@ class ExportResult:
 
 class Target:
     name: ClassVar[str]
-    runtime: ClassVar[str]  # which runner loads the artifact (edge_export.runners)
+    runtime: ClassVar[str]  # which runner loads the artifact (edge_export.runtimes)
     description: ClassVar[str]
     precision: ClassVar[str]  # "fp32" | "fp16" | "int8" ...
     # fp32 paths must match the reference to float rounding; quantized ones get a looser bar (see README).

@@ -1,6 +1,6 @@
 """TFLite through litert-torch: fp32, full-integer static int8, dynamic-range int8.
 
-All three start from the same fp32 conversion of the export form (edge_export.rewrites, shared with
+All three start from the same fp32 conversion of the export form (edge_export.models.swiftformer.export_form, shared with
 ExecuTorch), NHWC input by default (`litert_torch.to_channel_last_io`: what an Android consumer feeds,
 and no transpose op at the input) or NCHW with option layout=nchw. The int8 targets quantize that
 fp32 flatbuffer with ai-edge-quantizer, so one export call converts once for all three.
@@ -41,7 +41,7 @@ from edge_export.artifacts import TensorSpec
 from edge_export.errors import EdgeExportError, ExportFailed
 from edge_export.images import calibration_batches
 from edge_export.models.loaded import LoadedModel
-from edge_export.runners.base import to_program_input
+from edge_export.runtimes.base import to_program_input
 from edge_export.targets.base import ExportContext, ExportResult, Target
 from edge_export.targets.registry import register_target
 
@@ -101,8 +101,8 @@ def convert_fp32(module: nn.Module, sample: torch.Tensor, layout: str, ctx: Expo
 
 
 def io_specs(path, layout: str) -> tuple[list[TensorSpec], list[TensorSpec]]:
-    from edge_export.inspect_tflite import tensor_spec
-    from edge_export.runners.litert_runner import load_interpreter
+    from edge_export.runtimes.litert.inspect import tensor_spec
+    from edge_export.runtimes.litert.runner import load_interpreter
 
     interp = load_interpreter(path, 1, xnnpack=False)
     inputs = [tensor_spec(d, LAYOUTS[layout]) for d in interp.get_input_details()]
@@ -112,7 +112,7 @@ def io_specs(path, layout: str) -> tuple[list[TensorSpec], list[TensorSpec]]:
 
 def finish(ctx: ExportContext, layout: str, options: dict, notes: list[str] | None = None) -> ExportResult:
     """Specs and the XNNPACK op table of the written model (the manifest's delegation)."""
-    from edge_export.inspect_tflite import inspect_tflite
+    from edge_export.runtimes.litert.inspect import inspect_tflite
 
     path = ctx.workdir / PROGRAM_FILE
     inputs, outputs = io_specs(path, layout)
@@ -200,7 +200,7 @@ def _calibration(loaded: LoadedModel, ctx: ExportContext, layout: str) -> np.nda
 
 def _check_runs(target: str, path, program_inputs: np.ndarray, ctx: ExportContext) -> int:
     """Invoke the quantized model on every calibration image before it ships (module docstring)."""
-    from edge_export.runners.litert_runner import smoke_run
+    from edge_export.runtimes.litert.runner import smoke_run
 
     ctx.progress(f"running the quantized model on {len(program_inputs)} calibration images (XNNPACK and builtin kernels)")
     try:
@@ -247,9 +247,9 @@ class TfliteInt8(_LiteRTTarget):
         from ai_edge_quantizer.algorithm_manager import AlgorithmName
         from ai_edge_quantizer.qtyping import TFLOperationName
 
-        from edge_export.inspect_tflite import inspect_tflite
+        from edge_export.runtimes.litert.inspect import inspect_tflite
         from edge_export.quantization import attention_quantization, linear_layers_inside
-        from edge_export.rewrites import float_module_types
+        from edge_export.models.swiftformer.export_form import float_module_types
 
         layout = layout_option(ctx)
         float_ops = float_ops_option(ctx)

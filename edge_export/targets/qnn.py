@@ -1,7 +1,7 @@
 """ExecuTorch with Qualcomm's QNN delegate (HTP): fp16 and int8 (QnnQuantizer PT2E). EXPERIMENTAL.
 
 Lowering needs a QNN (QAIRT) SDK: --qnn-sdk PATH, $QNN_SDK_ROOT, or the host SDK that
-`edge-export qnn-sdk setup` provisions. It runs in a child process (edge_export.qnn): a bad SDK
+`edge-export qnn-sdk setup` provisions. It runs in a child process (edge_export.runtimes.qnn): a bad SDK
 aborts ExecuTorch's process and lowering drops files into the working directory. The artifact is an
 ordinary ExecuTorch .pte whose delegate holds a QNN context binary for one chipset (--soc). Its runner
 ("executorch-qnn") runs it through executorch.runtime in a child process with the QNN libraries; on
@@ -28,9 +28,9 @@ from edge_export.artifacts import Delegation
 from edge_export.errors import EdgeExportError
 from edge_export.images import calibration_batches
 from edge_export.models.loaded import LoadedModel
-from edge_export.rewrites import L2NormalizeLastDim
+from edge_export.models.swiftformer.export_form import L2NormalizeLastDim
 from edge_export.targets.base import ExportContext, ExportResult, Target
-from edge_export.targets.executorch_common import io_specs
+from edge_export.runtimes.executorch.program import io_specs
 from edge_export.targets.registry import register_target
 
 DEFAULT_SOC = "SM8650"
@@ -95,7 +95,7 @@ def qnn_sdk_for(options: dict[str, Any]):
 
     Pure file checks (nothing is loaded); a one-line QnnSdkError (an EdgeExportError) says what to set.
     """
-    from edge_export.qnn import find_qnn_sdk
+    from edge_export.runtimes.qnn import find_qnn_sdk
 
     explicit = options.get("qnn_sdk")
     return find_qnn_sdk(str(explicit) if explicit is not None else None)
@@ -103,7 +103,7 @@ def qnn_sdk_for(options: dict[str, Any]):
 
 def soc_of(options: dict[str, Any]) -> tuple[str, str]:
     """(chipset name, HTP arch) for option soc; one-line error listing the valid names."""
-    from edge_export.qnn.lowering_subprocess import list_chipsets
+    from edge_export.runtimes.qnn.lowering import list_chipsets
 
     chips = list_chipsets()
     name = str(options.get("soc") or DEFAULT_SOC).strip().upper()
@@ -148,7 +148,7 @@ class _QnnTarget(Target):
         return soc, arch, level, sdk
 
     def _lower(self, module, loaded: LoadedModel, sample, ctx: ExportContext, precision: str, **kw) -> ExportResult:
-        from edge_export.qnn.lowering_subprocess import lower_to_qnn
+        from edge_export.runtimes.qnn.lowering import lower_to_qnn
 
         soc, arch, level, sdk = self._check(ctx.options)
         etrecord = str(ctx.options.get("etrecord", "true")).lower() not in _FALSE

@@ -8,7 +8,7 @@ from torch import nn
 from edge_export.images import calibration_batches
 from edge_export.models.loaded import LoadedModel
 from edge_export.targets.base import ExportContext, ExportResult, Target
-from edge_export.targets.executorch_common import delegation_summary, io_specs, save_etrecord, write_program
+from edge_export.runtimes.executorch.program import delegation_summary, io_specs, save_etrecord, write_program
 from edge_export.targets.registry import register_target
 
 
@@ -79,7 +79,7 @@ class XnnpackInt8(_XnnpackTarget):
             with_activation_observer,
             with_int8_linears,
         )
-        from edge_export.rewrites import float_module_types
+        from edge_export.models.swiftformer.export_form import float_module_types
 
         observer = str(ctx.options.get("observer", "histogram"))
         attention = attention_quantization(ctx.options)

@@ -5,7 +5,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * Latency summary with the definitions of {@code profiling.schema.Stats.of} (numpy): min, max,
+ * Latency summary with the definitions of {@code edge_export.profile.schema.Stats.of} (numpy): min, max,
  * p10 / p90 by numpy's default "linear" percentile, median, and mean by numpy's pairwise summation,
  * reproduced operation for operation so both sides give the same doubles for the same runs.
  */

@@ -6,7 +6,7 @@ import java.util.Arrays;
  * Turns an RGB image into exactly the input tensor an artifact expects, following its manifest:
  * the same steps as {@code edge_export.images.preprocess} (scale to [0,1], resize the short side to
  * {@code round(image_size / crop_pct)}, clamp, centre crop, normalise) and then
- * {@code edge_export.runners.base.to_program_input} (NHWC transpose, int8/uint8 quantization).
+ * {@code edge_export.runtimes.base.to_program_input} (NHWC transpose, int8/uint8 quantization).
  */
 public final class Preprocessor {
   private Preprocessor() {}

@@ -10,9 +10,9 @@ import java.util.Map;
 import java.util.TimeZone;
 
 /**
- * The app's results.json: a whole-model profile in the format of {@code profiling.schema.Profile}
+ * The app's results.json: a whole-model profile in the format of {@code edge_export.profile.schema.Profile}
  * (schema_version 1, strict: exactly the schema's field names, nothing else), so the host reads it
- * with {@code profiling.schema.load_profile}.
+ * with {@code edge_export.profile.schema.load_profile}.
  */
 public final class ProfileJson {
   public static final int SCHEMA_VERSION = 1;

@@ -1,7 +1,7 @@
 package com.edgeexport.core;
 
 /**
- * Affine int8 / uint8 quantization with the same arithmetic as {@code edge_export.runners.base}:
+ * Affine int8 / uint8 quantization with the same arithmetic as {@code edge_export.runtimes.base}:
  * {@code clip(round_half_even(x / scale) + zero_point, dtype.min, dtype.max)} in float32 (numpy 2
  * keeps a float32 array float32 when divided by a Python float), and {@code (q - zp) * scale} back.
  */

@@ -1,0 +1,182 @@
+"""QNN artifacts (runtime "executorch-qnn") on this x86 host: runs on QNN's HTP *simulator*, per-op rows from
+the ETDump of a profile_level>=2 program, attributed to modules through the ETRecord.
+
+Every run logs one delegate event per QNN op, "<fx node>:OpId_N (cycles)", whose end_time is the simulated
+cycle count (start_time 0: not a timestamp), plus "Accelerator (execute) time (cycles)" / "(us)" rows. Op rows
+are put in ms by scaling each run's op cycles to that run's "Accelerator (execute) time (us)" (so they sum to
+it); without that row they hold raw cycles / 1e6 (said in the notes). The FX node name before ":OpId_" is
+looked up in ETRecord.edge_dialect_program; its innermost nn_module_stack entry is the module path. Nothing
+here is device latency (Provenance.simulator is always True).
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import time
+from collections import defaultdict
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+from edge_export.artifacts import Manifest
+from edge_export.errors import EdgeExportError
+from edge_export.images import validation_batch
+from edge_export.runtimes.base import to_program_input
+from edge_export.profile.host_info import host_device
+from edge_export.profile.op_kinds import op_kind
+from edge_export.profile.schema import OpRow, Profile, Provenance, Stats
+
+COLLECTOR = "qnn-htp-simulator-etdump"
+ACCEL_CYCLES = "Accelerator (execute) time (cycles)"
+ACCEL_US = "Accelerator (execute) time (us)"
+_OP = re.compile(r"^(?P<node>.+):OpId_\d+ \(cycles\)$")
+
+
+def node_module_map(etrecord_path: Path) -> dict[str, str]:
+    """{FX node name in the ETRecord's edge program: innermost module path ("" = root)}."""
+    from edge_export.attribution.xnnpack import _edge_program, _innermost_module
+
+    _, ep = _edge_program(str(etrecord_path))
+    out: dict[str, str] = {}
+    for node in ep.graph.nodes:
+        if node.op == "call_function":
+            mod = _innermost_module(node)
+            if mod is not None:
+                out[node.name] = mod
+    return out
+
+
+def rows_from_etdump(
+    artifact_dir: Path, manifest: Manifest, etdump_path: Path, skip_runs: int
+) -> tuple[list[OpRow], list[str]]:
+    from edge_export.attribution.xnnpack import read_etdump_profile
+
+    notes: list[str] = []
+    try:
+        prof = read_etdump_profile(etdump_path)
+    except Exception as e:
+        raise EdgeExportError(f"{etdump_path} is not a readable ETDump ({type(e).__name__}): re-run the profile") from None
+    # one QNN delegate call per run for these programs; several are kept apart by (chain, instruction)
+    per_call: dict[tuple[int, int], list[list[tuple[str, float]]]] = defaultdict(list)
+    for r in prof.delegate_runs:
+        if r.run_index >= skip_runs:
+            per_call[(r.chain_index, r.instruction_id)].append(r.events)
+    if not any(any(_OP.match(n) for n, _ in evs) for runs in per_call.values() for evs in runs):
+        raise EdgeExportError(
+            "the ETDump has no per-op QNN cycle events: re-export the artifact with profile_level=2 (detailed)"
+        )
+
+    modules: dict[str, str] | None = None
+    etrecord = Path(artifact_dir) / manifest.etrecord_file if manifest.etrecord_file else None
+    if etrecord is None or not etrecord.is_file():
+        notes.append("no ETRecord in the artifact (exported with etrecord=false?): rows are not attributed to modules")
+    else:
+        try:
+            modules = node_module_map(etrecord)
+        except Exception as e:  # attribution must never lose the measurement
+            notes.append(f"module attribution failed ({type(e).__name__}: {str(e)[:120]}): rows unattributed")
+
+    scaled_runs = raw_runs = 0
+    ratios: list[float] = []
+    rows: list[OpRow] = []
+    index = 0
+    for key in sorted(per_call):
+        runs = per_call[key]
+        names = [n for n, _ in runs[0] if _OP.match(n)]
+        values: list[list[float]] = []  # per run, per op: ms (scaled) or Mcycles (raw)
+        for evs in runs:
+            ops = [(n, v) for n, v in evs if _OP.match(n)]
+            if [n for n, _ in ops] != names:
+                continue  # a run with a different op list cannot be merged row by row
+            other = dict((n, v) for n, v in evs if not _OP.match(n))
+            total = sum(v for _, v in ops)
+            if other.get(ACCEL_US) and total > 0:
+                scale = other[ACCEL_US] / 1e3 / total
+                scaled_runs += 1
+                if other.get(ACCEL_CYCLES):
+                    ratios.append(total / other[ACCEL_CYCLES])
+            else:
+                scale = 1e-6
+                raw_runs += 1
+            values.append([v * scale for _, v in ops])
+        for k, name in enumerate(names):
+            node = _OP.match(name).group("node")
+            mod = modules.get(node) if modules is not None else None
+            if modules is None:
+                reason = "no ETRecord attribution"
+            elif mod is None:
+                reason = f"{node} is not a node of the ETRecord's edge program (QNN-inserted layout op?)"
+            elif mod == "":
+                reason = "op in the root module's own forward (no submodule)"
+            else:
+                reason = "FX node name in the QNN event -> nn_module_stack"
+            path = mod or None
+            rows.append(OpRow(
+                name=name, kind=op_kind(node), index=index, stats=Stats.of(v[k] for v in values),
+                module_path=path, attribution="exact" if path else "unattributed", reason=reason,
+                delegate="QnnBackend",
+            ))
+            index += 1
+    if scaled_runs and not raw_runs:
+        notes.append(
+            "op rows: simulated HTP cycles of each run scaled so they sum to that run's 'Accelerator (execute) time "
+            "(us)' on the simulator (ms of simulated accelerator time, not device latency)"
+            + (f"; op cycles / accelerator cycles = {min(ratios):.4f}..{max(ratios):.4f}" if ratios else "")
+        )
+    elif raw_runs and not scaled_runs:
+        notes.append("op rows are simulated HTP cycles in millions (stored as 'ms'), NOT milliseconds")
+    else:
+        notes.append(
+            f"op rows mix scaled ms ({scaled_runs} runs) and raw Mcycles ({raw_runs} runs without "
+            f"'{ACCEL_US}'): compare them with care"
+        )
+    return rows, notes
+
+
+def collect(req) -> Profile:
+    from edge_export.runtimes.qnn.runner import QnnRunner
+
+    manifest: Manifest = req.manifest
+    opts = req.options or {}
+    t = time.perf_counter()
+    runner = QnnRunner(req.artifact_dir, manifest, req.threads, enable_etdump=True, qnn_sdk=opts.get("qnn_sdk"))
+    try:
+        load_ms = (time.perf_counter() - t) * 1e3
+        _, batch = validation_batch(manifest.preprocessing, 1)
+        x = to_program_input(batch.numpy(), manifest.inputs[0])
+        warmup = max(req.warmup, 1)
+        req.progress(f"{warmup} warm-up + {req.runs} runs on the QNN HTP simulator (not device latency)")
+        runner.run_raw([x])
+        first_ms = runner.last_seconds[0] * 1e3
+        for _ in range(warmup - 1):
+            runner.run_raw([x])
+        # one round trip per run: last_seconds is the child's own execute() time of that run
+        times = []
+        for _ in range(req.runs):
+            runner.run_raw([x])
+            times.append(runner.last_seconds[0] * 1e3)
+        with tempfile.TemporaryDirectory() as tmp:
+            etdump = runner.write_etdump(Path(tmp) / "run.etdump")
+            req.progress("attributing QNN op events to modules")
+            rows, notes = rows_from_etdump(req.artifact_dir, manifest, etdump, skip_runs=warmup)
+        sdk = runner.sdk
+    finally:
+        runner.close()
+    to = manifest.target_options
+    prov = Provenance(
+        where="host", device=host_device(), runtime="executorch-qnn",
+        runtime_version=metadata.version("executorch"), collector=COLLECTOR, simulator=True,
+        model_id=manifest.model_id, target=manifest.target, artifact_sha256=manifest.file_sha256,
+        threads=req.threads, runs=req.runs, warmup=warmup,
+        collected_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        options={k: str(v) for k, v in {
+            "soc": to.get("soc"), "htp_arch": to.get("htp_arch"), "profile_level": to.get("profile_level"),
+            "qairt_version": getattr(sdk, "qairt_version", None) or to.get("qairt_version"),
+        }.items() if v is not None},
+    )
+    notes.insert(0, "QNN HTP simulator on an x86 host: latency_ms is simulator wall time per run, not device latency")
+    return Profile(
+        provenance=prov, latency_ms=times, latency=Stats.of(times), load_ms=load_ms, first_run_ms=first_ms,
+        rows=rows, notes=notes,  # no peak_rss_mb: the program runs in the runner's child process
+    )
