@@ -64,7 +64,7 @@ def compare(ref: np.ndarray, got: np.ndarray) -> dict:
 def study_xs(observers, n_calib, n_images) -> dict:
     from edge_export.images import calibration_batches, validation_batch
     from edge_export.models import load_model
-    from edge_export.models.swiftformer.export_form import export_form, float_module_types
+    from edge_export.models.export_form import export_form, float_module_types
 
     loaded = load_model("swiftformer-xs", options={"layer_scale_init_value": 1.0})
     module, _ = export_form(loaded)
@@ -88,7 +88,7 @@ def study_digits(observers, n_calib) -> dict:
     from digits import train_digits_swiftformer
 
     from edge_export.images import preprocess
-    from edge_export.models.swiftformer.export_form import export_form, float_module_types
+    from edge_export.models.export_form import export_form, float_module_types
 
     loaded, images, labels, acc = train_digits_swiftformer()
     module, _ = export_form(loaded)

@@ -60,7 +60,7 @@ def log(msg: str) -> None:
 
 def _current_rewrites(model: str) -> list[str]:
     from edge_export.models import load_model
-    from edge_export.models.swiftformer.export_form import export_form
+    from edge_export.models.export_form import export_form
 
     return export_form(load_model(model, options=dict(MODEL_OPTS)))[1]
 
@@ -624,7 +624,7 @@ def main(argv=None) -> int:
             f"ONNX Runtime runs the user's (stock) model exported with torch.onnx.export(dynamo={args.ort_exporter == 'dynamo'}), "
             "opset 17, CPU execution provider, ORT_ENABLE_ALL, intra-op threads = threads, sequential execution.",
             "eager and torch.compile run the user's (stock) model under torch.inference_mode(); artifacts run the "
-            "export form (edge_export.models.swiftformer.export_form) in their own runtime through edge_export.runtimes.",
+            "export form (edge_export.models.export_form) in their own runtime through edge_export.runtimes.",
             "FLOPs = 2 x MACs of the model (manifest, FlopCounterMode); % peak = achieved GFLOP/s / median GEMM GFLOP/s "
             "at the same thread count in this run.",
             f"{TF_ROUTE} is exported from <model>-softmax (transformers' TF port computes only that attention form): "

@@ -113,10 +113,10 @@ class _Ort(_Backend):
 
 
 class _Artifact(_Backend):
-    """An artifact in its own runtime. ExecuTorch's XNNPACK threadpool is process-global and a loaded method
-    keeps the pool it was loaded with (resetting the pool under a loaded method leaves it at the old size):
-    so an ExecuTorch worker keeps one method at a time, dropping and reloading it (untimed) when the
-    requested thread count changes. Other runtimes hold one runner per thread count."""
+    """An artifact in its own runtime. A runtime whose thread pool is process-global (ExecuTorch's XNNPACK pool:
+    a loaded method keeps the pool it was loaded with, resetting the pool under it leaves it at the old size)
+    keeps one runner at a time, dropped and reloaded (untimed) when the requested thread count changes. Other
+    runtimes hold one runner per thread count."""
 
     def __init__(self, artifact_dir: str, image_size: int, threads: list[int]):
         from edge_export.artifacts import read_manifest
@@ -124,9 +124,12 @@ class _Artifact(_Backend):
         self.dir = Path(artifact_dir)
         self.manifest = read_manifest(self.dir)
         self.runtime = self.manifest.runtime
+        from edge_export.runtimes import get_runtime
+
+        self.one_pool = get_runtime(self.runtime).process_global_threads
         self.x = _input(image_size).numpy()
         self.runners, self.inputs = {}, {}
-        if self.runtime != "executorch":
+        if not self.one_pool:
             for t in threads:
                 self._open(t)
         self.extra = {"runtime": self.runtime, "target": self.manifest.target}
@@ -139,7 +142,7 @@ class _Artifact(_Backend):
 
     def run(self, threads: int) -> None:
         if threads not in self.runners:
-            if self.runtime == "executorch":
+            if self.one_pool:
                 self.close()
                 gc.collect()
             self._open(threads)  # ExecuTorchRunner resets the pool to `threads` before loading

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from edge_export.errors import EdgeExportError
 
@@ -97,7 +97,7 @@ class Manifest(_Strict):
     model_id: str
     source: SourceSpec
     target: str
-    runtime: Literal["executorch", "executorch-qnn", "litert"]
+    runtime: str  # a registered runtime (edge_export.runtimes); checked on read
     program_file: str
     file_sha256: str
     file_bytes: int
@@ -117,6 +117,16 @@ class Manifest(_Strict):
     etrecord_file: str | None = None
     target_options: dict[str, Any] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
+
+    @field_validator("runtime")
+    @classmethod
+    def _known_runtime(cls, value: str) -> str:
+        from edge_export.runtimes.registry import runtime_names
+
+        known = runtime_names()
+        if value not in known:
+            raise ValueError(f"runtime {value!r} is not one this edge-export runs ({', '.join(known)})")
+        return value
 
 
 def sha256_file(path: Path) -> str:

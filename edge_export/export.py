@@ -15,7 +15,7 @@ import torch
 from edge_export.artifacts import Manifest, sha256_file, staging_dir, write_manifest
 from edge_export.errors import EdgeExportError, ExportFailed, ValidationFailed
 from edge_export.models import LoadedModel, load_model
-from edge_export.models.swiftformer.export_form import export_form
+from edge_export.models.export_form import export_form
 from edge_export.targets import ExportContext, get_target
 from edge_export.validate import describe_failure, measure_parity
 

@@ -71,7 +71,7 @@ ATTENTION_MODES = {"none": "none", "false": "none", "no": "none", "0": "none", "
 def attention_quantization(options: dict, default: str = "linears") -> str:
     """The `quantize_attention` target option of the int8 recipes: 'none', 'linears' or 'all'.
 
-    none: the modules of rewrites.float_module_types (SwiftFormer's additive attention) stay float;
+    none: the modules of the family's float_module_types (SwiftFormer's additive attention) stay float;
     linears: their nn.Linear layers are int8 (xnnpack-int8: static; tflite-int8: int8 weights, dynamic range),
         except the ones the module keeps float (rewrites.ExportAdditiveAttention.static_int8_linears),
         the normalize/softmax chain between them stays float (its rsqrt/product chain is what quantizes

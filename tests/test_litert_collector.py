@@ -45,7 +45,7 @@ def _export(model: str, out: Path) -> Path:
 
 def _export_form(manifest):
     from edge_export.models import load_from_source
-    from edge_export.models.swiftformer.export_form import export_form
+    from edge_export.models.export_form import export_form
 
     return export_form(load_from_source(manifest.source))[0]
 

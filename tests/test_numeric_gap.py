@@ -52,7 +52,7 @@ def gaps(tiny_tflite, tiny_artifacts, tmp_path_factory) -> dict:
 
 def _export_form(artifact: Path):
     from edge_export.models import load_from_source
-    from edge_export.models.swiftformer.export_form import export_form
+    from edge_export.models.export_form import export_form
 
     return export_form(load_from_source(read_manifest(artifact).source))[0]
 
@@ -220,7 +220,7 @@ def test_layouts_nhwc_tokens_and_flattened_batches():
 
 
 def test_folded_batch_norm_and_fused_activation_move_to_the_module_whose_output_it_is():
-    from edge_export.profile.numeric_gap import ReferenceHooks, _select
+    from edge_export.profile.numeric_gap import ReferenceHooks, select_outputs
 
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.BatchNorm2d(4), torch.nn.ReLU(),
                               torch.nn.Conv2d(4, 4, 1))
@@ -229,10 +229,10 @@ def test_folded_batch_norm_and_fused_activation_move_to_the_module_whose_output_
     shape = (1, 4, 5, 5)
     # PT2E-style: the BN was folded into the conv, the ReLU is an op of its own
     values = [Value(0, 0, "0", [1], shape), Value(1, 1, "2", [2], shape), Value(2, 2, "3", [GRAPH_OUTPUT], shape)]
-    assert [m for m, _ in _select(values, hooks, channels_last=False).exposed] == ["1", "2", "3"]
+    assert [m for m, _ in select_outputs(values, hooks, channels_last=False).exposed] == ["1", "2", "3"]
     # TF/Keras-style: one op computes conv+BN+ReLU and its tensor names the BN only
     values = [Value(0, 0, "1", [2], shape, fused_activation=True), Value(2, 2, "3", [GRAPH_OUTPUT], shape)]
-    sel = _select(values, hooks, channels_last=False)
+    sel = select_outputs(values, hooks, channels_last=False)
     assert [m for m, _ in sel.exposed] == ["2", "3"]
     assert any("no output tensor of their own" in why and "0" in mods for why, mods in sel.skipped.items())
     hooks.close()

@@ -20,7 +20,7 @@ def tiny_profile(tiny_artifacts):
 def test_profile_rows_are_attributed_to_real_modules(tiny_profile, tiny_artifacts):
     from edge_export.artifacts import read_manifest
     from edge_export.models import load_from_source
-    from edge_export.models.swiftformer.export_form import export_form
+    from edge_export.models.export_form import export_form
 
     profile, path = tiny_profile
     assert path == tiny_artifacts["xnnpack-fp32"] / "profile-host.json"

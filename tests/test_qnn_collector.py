@@ -33,9 +33,9 @@ def host_sdk():  # same approach as tests/test_qnn_targets.py
 
 
 def test_collector_is_registered_for_the_host():
-    from edge_export.profile.dispatch import COLLECTORS
+    from edge_export.runtimes import get_runtime
 
-    assert ("executorch-qnn", "host") in COLLECTORS
+    assert "host" in get_runtime("executorch-qnn").profilers
 
 
 @pytest.mark.qnn

@@ -67,9 +67,10 @@ def test_targets_are_registered_as_experimental():
         assert {"soc", "qnn_sdk", "profile_level", "etrecord"} <= t.accepted_options
     assert {"quant_dtype", "observer"} <= int8.accepted_options
     assert fp16.cosine_threshold == 0.999 and int8.cosine_threshold == 0.98
-    from edge_export.runtimes import RUNNERS
+    from edge_export.runtimes import get_runtime, runtime_names
 
-    assert "executorch-qnn" in RUNNERS
+    assert "executorch-qnn" in runtime_names()
+    assert type(get_runtime("executorch-qnn")).__module__ == "edge_export.runtimes.qnn"
 
 
 @pytest.mark.parametrize(
@@ -143,7 +144,7 @@ def test_check_available_with_options(no_sdk_env):
 
 
 def test_fp16_safe_normalization_is_the_same_function():
-    from edge_export.models.swiftformer.export_form import L2NormalizeLastDim
+    from edge_export.models.export_form import L2NormalizeLastDim
     from edge_export.targets.qnn import Fp16SafeL2Normalize
 
     plain = L2NormalizeLastDim(16).double()
@@ -163,7 +164,7 @@ def test_fp16_safe_normalization_is_the_same_function():
 
 
 def test_fp16_safe_form_keeps_names_and_leaves_the_input_alone(tiny_loaded):
-    from edge_export.models.swiftformer.export_form import L2NormalizeLastDim, export_form
+    from edge_export.models.export_form import L2NormalizeLastDim, export_form
     from edge_export.targets.qnn import Fp16SafeL2Normalize, fp16_safe_form
 
     module, _ = export_form(tiny_loaded)

@@ -8,7 +8,8 @@ import torch
 from edge_export.errors import EdgeExportError
 from edge_export.models import load_model
 from edge_export.quantization import attention_quantization, linear_layers_inside, with_int8_linears
-from edge_export.models.swiftformer.export_form import ExportAdditiveAttention, export_form, float_module_types
+from edge_export.models.export_form import export_form, float_module_types
+from edge_export.models.swiftformer.export_form import ExportAdditiveAttention
 
 
 @pytest.mark.parametrize("raw, mode", [(None, "linears"), ("linears", "linears"), ("false", "none"), ("none", "none"),

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from edge_export.models import load_model
-from edge_export.models.swiftformer.export_form import export_form
+from edge_export.models.export_form import export_form
 
 
 @pytest.mark.parametrize("model_id", ["swiftformer-test-normalize", "swiftformer-test-softmax",

@@ -63,6 +63,13 @@ from dataclasses import dataclass, field
 from os import PathLike
 from typing import Any, Iterable, Mapping, Sequence
 
+from edge_export.attribution.etrecord import (
+    debug_handle_module_map,
+    edge_program,
+    innermost_module,
+    instruction_handles,
+    load_etrecord,
+)
 from edge_export.attribution.xnnpack_blob import XNode, XnnGraphInfo, read_xnnpack_delegates
 
 # --------------------------------------------------------------------------------------------
@@ -507,54 +514,6 @@ def attribute_delegate_events(
 # --------------------------------------------------------------------------------------------
 
 
-def _edge_program(etrecord: Any, method: str = "forward"):
-    if isinstance(etrecord, (str, PathLike)):
-        from executorch.devtools.etrecord import parse_etrecord
-
-        etrecord = parse_etrecord(str(etrecord))
-    ep = etrecord.edge_dialect_program
-    if isinstance(ep, dict):
-        ep = ep[method]
-    if ep is None:
-        raise ValueError("the ETRecord has no edge dialect program")
-    return etrecord, ep
-
-
-def _innermost_module(node: Any) -> str | None:
-    stack = node.meta.get("nn_module_stack")
-    if not stack:
-        return None
-    path = list(stack.values())[-1][0]
-    # torch.export may mark repeated calls of one module as "name@1"; L['self'] forms are old.
-    path = re.sub(r"@\d+", "", str(path))
-    return path
-
-
-def debug_handle_module_map(etrecord: Any, method: str = "forward") -> dict[int, str]:
-    """{debug handle: dotted path of the innermost module in nn_module_stack} ("" = root).
-
-    Reads the ETRecord's edge-dialect program (``ETRecord.edge_dialect_program``, recorded by
-    ``to_edge_transform_and_lower(..., generate_etrecord=True)`` before partitioning; the
-    delegate's FX nodes, and so their ``meta["debug_handle"]``, come from it). ``etrecord`` is an
-    ``ETRecord`` or a path to a saved one. When several FX nodes share a handle (one aten op
-    decomposed into several), the first one that has a module stack wins.
-    """
-    _, ep = _edge_program(etrecord, method)
-    out: dict[int, str] = {}
-    for node in ep.graph.nodes:
-        if node.op != "call_function":
-            continue
-        dh = node.meta.get("debug_handle")
-        if dh is None:
-            continue
-        handles = dh if isinstance(dh, (tuple, list)) else (dh,)
-        mod = _innermost_module(node)
-        for h in handles:
-            if mod is not None and int(h) not in out:
-                out[int(h)] = mod
-    return out
-
-
 def fused_handle_map(
     etrecord: Any,
     delegate_handles: Iterable[int],
@@ -570,7 +529,7 @@ def fused_handle_map(
     """
     import torch.fx
 
-    _, ep = _edge_program(etrecord, method)
+    _, ep = edge_program(etrecord, method)
     present = set(xnode_handles)
     wanted = set(delegate_handles) - present
     by_handle: dict[int, list[torch.fx.Node]] = defaultdict(list)
@@ -646,7 +605,7 @@ def infer_missing_handles(
     """
     import torch.fx
 
-    _, ep = _edge_program(etrecord, method)
+    _, ep = edge_program(etrecord, method)
     nodes = graph.xnodes
     producer, consumers = _producers_consumers(nodes)
     present = {x.debug_handle for x in nodes if x.debug_handle is not None}
@@ -717,7 +676,7 @@ def infer_missing_handles(
             and n.meta.get("debug_handle") in missing
             and not any(t in str(getattr(n.target, "__name__", n.target)) for t in _ACTIVATION_TARGETS)
         }
-        mods = {_innermost_module(by_handle[h][0]) for h in cands}
+        mods = {innermost_module(by_handle[h][0]) for h in cands}
         if len(cands) >= 1 and len(mods) == 1:
             out[x.index] = min(cands)
     return out
@@ -905,24 +864,6 @@ class ProgramAttribution:
         return out
 
 
-def _instruction_handles(etrecord: Any, method: str) -> dict[int, list[int]]:
-    dhm = getattr(etrecord, "_debug_handle_map", None) or {}
-    per_method = dhm.get(method, {}) if isinstance(dhm, dict) else {}
-    out: dict[int, list[int]] = {}
-    for k, v in (per_method or {}).items():
-        hs = v if isinstance(v, (list, tuple)) else [v]
-        out[int(k)] = [int(h) for h in hs if h is not None]
-    return out
-
-
-def _load_etrecord(etrecord: Any) -> Any:
-    if isinstance(etrecord, (str, PathLike)):
-        from executorch.devtools.etrecord import parse_etrecord
-
-        return parse_etrecord(str(etrecord))
-    return etrecord
-
-
 def attribute_program(
     pte_path: str | PathLike[str],
     etdump_path: str | PathLike[str],
@@ -936,9 +877,9 @@ def attribute_program(
     Per-event durations are medians over the recorded executions, after ``skip_runs`` warm-up
     executions. ``etrecord``: an ``ETRecord`` or the path of a saved one.
     """
-    etrecord = _load_etrecord(etrecord)
+    etrecord = load_etrecord(etrecord)
     dh_map = debug_handle_module_map(etrecord, method)
-    instr_handles = _instruction_handles(etrecord, method)
+    instr_handles = instruction_handles(etrecord, method)
 
     graphs = [g for g in read_xnnpack_delegates(pte_path) if g.plan_name == method]
     by_instr: dict[tuple[int, int], XnnGraphInfo] = {}
@@ -1054,7 +995,7 @@ def per_op_module_times(
 
     from executorch.devtools import Inspector
 
-    etrecord = _load_etrecord(etrecord)
+    etrecord = load_etrecord(etrecord)
     prev = logging.root.manager.disable
     logging.disable(logging.WARNING)  # Inspector floods "Unsupported kwarg encountered"
     try:

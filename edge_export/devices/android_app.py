@@ -205,7 +205,7 @@ def collect(
             profile = android_results.read_app_results(local, serial=dev.serial, manifest=manifest)
         except ProfileError as e:
             raise EdgeExportError(str(e)) from None
-        if etdump is not None and manifest is not None and manifest.runtime == "executorch" and not profile.rows:
+        if etdump is not None and manifest is not None and not profile.rows:
             profile = _with_etdump_rows(profile, Path(artifact_dir), manifest, etdump)
         if out is None:
             base = Path(artifact_dir) if artifact_dir is not None else Path.cwd()
@@ -221,13 +221,16 @@ def collect(
 
 
 def _with_etdump_rows(profile, artifact_dir: Path, manifest, etdump: Path):
-    """Per-op rows from the app's ETDump (all warm-up and timed runs; the warm-up ones are skipped)."""
-    from edge_export.runtimes.executorch.host_collector import rows_from_etdump
+    """Per-op rows from the app's ETDump (all warm-up and timed runs; the warm-up ones are skipped), for a
+    runtime that reads ETDumps (ExecuTorch); the profile as it is otherwise."""
+    from edge_export.runtimes import get_runtime
 
     try:
-        out = rows_from_etdump(artifact_dir, manifest, etdump, profile.provenance.warmup)
+        out = get_runtime(manifest.runtime).etdump_rows(artifact_dir, manifest, etdump, profile.provenance.warmup)
     except EdgeExportError as e:
         return profile.model_copy(update={"notes": profile.notes + [f"the app's ETDump was not usable: {e}"]})
+    if out is None:
+        return profile
     rows, notes = (out[0], out[2]) if len(out) == 3 else out
     return profile.model_copy(update={"rows": rows, "notes": profile.notes + list(notes) + [
         "per-op rows from the app's ETDump, attributed on the host like the host collector's"]})

@@ -1,6 +1,10 @@
-"""Where models come from. Importing this package registers every source below."""
+"""Where models come from: one folder per model family or source (swiftformer/, python_source/, timm_source/),
+each registering its ids, prefixes and families when this package imports it (no list names them)."""
 
-from edge_export.models import python_module, swiftformer, timm_source  # noqa: F401  (registration)
+import importlib as _importlib
+import pkgutil as _pkgutil
+
+from edge_export.models import export_form as _export_form  # noqa: F401  (the generic family)
 from edge_export.models.loaded import LoadedModel, LogitsOnly, logits_of
 from edge_export.models.registry import (
     ModelEntry,
@@ -26,3 +30,7 @@ __all__ = [
     "register_model",
     "register_prefix",
 ]
+
+for _info in _pkgutil.iter_modules(__path__):
+    if _info.ispkg:
+        _importlib.import_module(f"{__name__}.{_info.name}")

@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
-
 import torch
 from torch import nn
 
 from edge_export.artifacts import Preprocessing, SourceSpec
-
-Family = Literal["swiftformer-original", "swiftformer-hf", "generic"]
-
 
 def logits_of(output) -> torch.Tensor:
     """The class scores of a classifier's output, whatever container it comes in."""
@@ -38,7 +33,7 @@ class LogitsOnly(nn.Module):
 @dataclass
 class LoadedModel:
     module: nn.Module
-    family: Family
+    family: str  # a registered model family (edge_export.models.family): it owns the export form
     source: SourceSpec
     preprocessing: Preprocessing
     num_classes: int

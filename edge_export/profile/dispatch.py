@@ -1,13 +1,12 @@
-"""Profile an artifact: pick the collector for its runtime and where it should run; write profile JSON.
+"""Profile an artifact: its runtime's profiler for where it should run (host, adb devices); write profile JSON.
 
-A new collector is one file in profiling/collectors/ plus one line in COLLECTORS.
+A runtime's profilers belong to its folder (edge_export/runtimes/<name>/); this module only dispatches.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from importlib import import_module
 from pathlib import Path
 from typing import Callable
 
@@ -27,31 +26,14 @@ class ProfileRequest:
     progress: Callable[[str], None] = lambda m: None
 
 
-def _executorch_host(req: ProfileRequest) -> Profile:
-    from edge_export.runtimes.executorch.host_collector import collect
+def collector_for(manifest: Manifest, where: str) -> Callable[[ProfileRequest], Profile]:
+    """The profiler of the artifact's runtime that runs on `where` ("host" or "adb")."""
+    from edge_export.runtimes import get_runtime
 
-    return collect(req)
-
-
-def _litert_host(req: ProfileRequest) -> Profile:
-    from edge_export.runtimes.litert.host_collector import collect
-
-    return collect(req)
-
-
-def _lazy(module: str) -> Callable[[ProfileRequest], Profile]:
-    """collect() of `module`, imported on first use."""
-    return lambda req: import_module(module).collect(req)
-
-
-# (runtime, where) -> collector
-COLLECTORS: dict[tuple[str, str], Callable[[ProfileRequest], Profile]] = {
-    ("executorch", "host"): _executorch_host,
-    ("litert", "host"): _litert_host,
-    ("executorch", "adb"): _lazy("edge_export.runtimes.executorch.adb_collector"),
-    ("litert", "adb"): _lazy("edge_export.runtimes.litert.adb_collector"),
-    ("executorch-qnn", "host"): _lazy("edge_export.runtimes.qnn.host_collector"),
-}
+    runtime = get_runtime(manifest.runtime)
+    if where not in runtime.profilers:
+        raise EdgeExportError(f"no {where} profiler for runtime {manifest.runtime!r} ({manifest.target})")
+    return lambda req: runtime.collect(where, req)
 
 
 def default_profile_path(artifact_dir: Path, device: str) -> Path:
@@ -101,9 +83,7 @@ def profile_devices(
         raise EdgeExportError("--runs and --threads must be >= 1 and --warmup >= 0")
     manifest = read_manifest(artifact_dir)
     check_program_file(artifact_dir, manifest)
-    collector = COLLECTORS.get((manifest.runtime, "adb"))
-    if collector is None:
-        raise EdgeExportError(f"no adb profiler for runtime {manifest.runtime!r} ({manifest.target})")
+    collector = collector_for(manifest, "adb")
     client = Adb(adb)
     serials = client.resolve(device)
     several = len(serials) > 1
@@ -178,9 +158,7 @@ def profile_artifact(
     check_program_file(artifact_dir, manifest)
     if numeric_gap:
         check_supported(artifact_dir, manifest, device, gap_images)
-    collector = COLLECTORS.get((manifest.runtime, "host"))
-    if collector is None:
-        raise EdgeExportError(f"no host profiler for runtime {manifest.runtime!r} ({manifest.target})")
+    collector = collector_for(manifest, "host")
     opts = {**(options or {}), "device": device}
     profile = collector(ProfileRequest(Path(artifact_dir), manifest, runs, warmup, threads, opts, progress))
     if numeric_gap:

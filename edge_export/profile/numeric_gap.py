@@ -3,7 +3,7 @@
 ``edge-export profile ARTIFACT_DIR --numeric-gap`` (host only) fills ``Profile.numeric_gap``: one
 entry per module whose output the program holds as a tensor of its own, in program order, then the
 whole model (module path ``""``, the root). The reference is the PyTorch export form
-(``edge_export.models.swiftformer.export_form.export_form``: the module that was exported, so module paths are its
+(``edge_export.models.export_form.export_form``: the module that was exported, so module paths are its
 ``named_modules()``) run with forward hooks on the validation photographs (``edge_export.images``,
 the preprocessing of ``validate``).
 
@@ -48,13 +48,12 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 import torch
 
-from edge_export.artifacts import Manifest, program_path
+from edge_export.artifacts import Manifest
 from edge_export.errors import EdgeExportError
 from edge_export.profile.schema import NumericGap
 
 DEFAULT_IMAGES = 8
 GRAPH_OUTPUT = -1
-SUPPORTED_RUNTIMES = ("executorch", "litert")
 
 
 # --------------------------------------------------------------------------------------------
@@ -74,24 +73,9 @@ def check_supported(artifact_dir: Path, manifest: Manifest | None, device: str =
         )
     if manifest is None:
         return
-    if manifest.runtime not in SUPPORTED_RUNTIMES:
-        raise EdgeExportError(
-            f"--numeric-gap is not supported for {manifest.runtime} artifacts ({manifest.target}): the QNN/HTP "
-            "delegate exposes no intermediate tensors here; it supports ExecuTorch/XNNPACK and TFLite artifacts"
-        )
-    if manifest.runtime == "executorch":
-        backend = manifest.delegation.backend if manifest.delegation else None
-        if backend != "XnnpackBackend":
-            raise EdgeExportError(
-                f"--numeric-gap supports ExecuTorch artifacts lowered to XNNPACK; {manifest.target} records "
-                f"delegate {backend!r}"
-            )
-        etrecord = Path(artifact_dir) / manifest.etrecord_file if manifest.etrecord_file else None
-        if etrecord is None or not etrecord.is_file():
-            raise EdgeExportError(
-                f"--numeric-gap needs the artifact's ETRecord (the program that was lowered) and {artifact_dir} has "
-                "none: re-export it without --target-opt etrecord=false"
-            )
+    from edge_export.runtimes import get_runtime
+
+    get_runtime(manifest.runtime).check_numeric_gap(Path(artifact_dir), manifest)
 
 
 # --------------------------------------------------------------------------------------------
@@ -302,12 +286,12 @@ _ACTIVATIONS = (torch.nn.ReLU, torch.nn.ReLU6, torch.nn.Hardtanh, torch.nn.Sigmo
 
 
 @dataclass
-class _Selection:
+class Selection:
     exposed: list[tuple[str, Value]]
     skipped: dict[str, list[str]]  # why -> modules
 
 
-def _select(values: list[Value], hooks: ReferenceHooks, channels_last: bool) -> _Selection:
+def select_outputs(values: list[Value], hooks: ReferenceHooks, channels_last: bool) -> Selection:
     candidates = hooks.single_call_modules()
 
     def fits(m: str, v: Value) -> bool:
@@ -337,275 +321,13 @@ def _select(values: list[Value], hooks: ReferenceHooks, channels_last: bool) -> 
             [m for m in candidates if m not in outs],
         "output tensor shared with a reported submodule (same numbers)": [m for m in outs if m not in reported],
     }
-    return _Selection(exposed, skipped)
-
-
-# ---------------------------------------------------------------- TFLite
-
-
-def _litert_program(artifact_dir: Path, manifest: Manifest, hooks: ReferenceHooks, threads: int) -> Instrumented:
-    import flatbuffers
-    from ai_edge_litert import schema_py_generated as S
-
-    from edge_export.runtimes.base import to_program_input
-    from edge_export.runtimes.litert.runner import check_tflite_file, load_interpreter
-    from edge_export.attribution.tflite import ModulePathResolver, keras_scope_path, read_tflite_graph, tensor_locations
-
-    path = program_path(artifact_dir, manifest)
-    check_tflite_file(path)
-    try:
-        graph = read_tflite_graph(path)
-    except ValueError as e:
-        raise EdgeExportError(f"{e}: re-export the artifact") from None
-    resolver = ModulePathResolver(hooks.root)
-    data = path.read_bytes()
-    model = S.ModelT.InitFromPackedBuf(data, 0)
-    sg = model.subgraphs[graph.subgraph]
-    graph_outputs = [int(t) for t in sg.outputs]
-
-    def owner(name: str) -> str | None:
-        paths = []
-        for loc in tensor_locations(name):
-            r = resolver.resolve(loc)
-            if r.complete and r.path:
-                paths.append(r.path)
-        if not paths:
-            k = keras_scope_path(name, resolver)
-            paths = [k] if k else []
-        return max(paths, key=lambda p: hooks.completion.get(p, -1)) if paths else None
-
-    readers: dict[int, list[int]] = defaultdict(list)
-    for op in graph.ops:
-        key = next((t for t in op.output_ids if t >= 0), None)
-        if key is None:
-            continue
-        for t in op.input_ids:
-            if t >= 0:
-                readers[t].append(key)
-    values = []
-    for op in graph.ops:
-        options = getattr(sg.operators[op.index], "builtinOptions", None)
-        fused = bool(getattr(options, "fusedActivationFunction", 0))
-        for t, name, shape in zip([t for t in op.output_ids if t >= 0], op.outputs, op.output_shapes):
-            consumers = list(readers.get(t, ())) + ([GRAPH_OUTPUT] if t in graph_outputs else [])
-            values.append(Value(t, op.index, owner(name), consumers, tuple(shape), fused))
-    sel = _select(values, hooks, channels_last=True)
-    extra = [v.key for _, v in sel.exposed if v.key not in graph_outputs]
-    sg.outputs = np.array(graph_outputs + extra, dtype=np.int32)
-    for buf in model.buffers or []:
-        # Weights stored after the flatbuffer (offset/size, as the XS quantized model has them) would
-        # point past the end of the repacked flatbuffer: inline them.
-        offset, size = int(getattr(buf, "offset", 0) or 0), int(getattr(buf, "size", 0) or 0)
-        if offset > 1:
-            buf.data = np.frombuffer(data, dtype=np.uint8, count=size, offset=offset)
-            buf.offset, buf.size = 0, 0
-    builder = flatbuffers.Builder(max(1024, len(data) + (1 << 16)))
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    content = bytes(builder.Output())
-
-    from ai_edge_litert.interpreter import Interpreter
-
-    try:
-        interp = Interpreter(model_content=content, num_threads=int(threads))
-        interp.allocate_tensors()
-    except (ValueError, RuntimeError) as e:
-        msg = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
-        raise EdgeExportError(f"LiteRT cannot load {path} with its module outputs exposed ({msg})") from None
-    inp = interp.get_input_details()[0]
-    details = {int(d["index"]): d for d in interp.get_output_details()}
-    if set(details) != set(graph_outputs + extra):
-        raise EdgeExportError(f"LiteRT did not expose the requested tensors of {path} as outputs")
-    shipped = load_interpreter(path, int(threads), xnnpack=True)
-    s_in, s_out = shipped.get_input_details()[0], shipped.get_output_details()[0]
-    out_key = int(s_out["index"])
-    spec = manifest.inputs[0]
-
-    def read(d) -> np.ndarray:
-        q = d.get("quantization_parameters") or {}
-        return dequantize(interp.get_tensor(d["index"]), q.get("scales"), q.get("zero_points"), int(q.get("quantized_dimension", 0)))
-
-    diffs: list[float] = []
-
-    def run(x_nchw: np.ndarray):
-        x = to_program_input(x_nchw, spec)
-        interp.set_tensor(inp["index"], x)
-        interp.invoke()
-        got = {k: read(d) for k, d in details.items()}
-        shipped.set_tensor(s_in["index"], x)
-        shipped.invoke()
-        ref_q = s_out.get("quantization_parameters") or {}
-        logits = dequantize(shipped.get_tensor(out_key), ref_q.get("scales"), ref_q.get("zero_points"))
-        diffs.append(float(np.abs(got[out_key].astype(np.float64) - logits).max()))
-        return got, logits
-
-    return Instrumented(
-        sel.exposed, run, channels_last=True,
-        how=(f"LiteRT {_version('ai-edge-litert')} Interpreter with its default XNNPACK delegate (as shipped) on the "
-             f"shipped .tflite with {len(extra)} module-output tensors added to its subgraph outputs"),
-        notes=_skip_notes(sel.skipped), agreement=diffs,
-    )
-
-
-# ---------------------------------------------------------------- ExecuTorch
-
-
-def _innermost_module(node) -> str | None:
-    stack = node.meta.get("nn_module_stack")
-    if not stack:
-        return None
-    path = str(list(stack.values())[-1][0])
-    path = path.split("@")[0]
-    return path or None
-
-
-_QDQ_PREFIX = "quantized_decomposed."
-_FUSING_PRODUCERS = {"convolution", "conv1d", "conv2d", "conv3d", "linear", "addmm"}
-_FUSED_INTO_PRODUCER = {"_native_batch_norm_legit_no_training", "batch_norm", "relu", "hardtanh", "clamp"}
-
-
-def _target_name(node) -> str:
-    """The op name without its namespace: aten.relu.default -> relu.default."""
-    name = str(node.target)
-    return name.split(".", 1)[1] if name.startswith("aten.") else name
-
-
-def _is_qdq(node) -> bool:
-    return node.op == "call_function" and str(node.target).startswith(_QDQ_PREFIX)
-
-
-def _executorch_program(artifact_dir: Path, manifest: Manifest, hooks: ReferenceHooks, threads: int,
-                        sample: torch.Tensor, progress: Callable[[str], None]) -> Instrumented:
-    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-    from executorch.devtools.etrecord import parse_etrecord
-    from executorch.exir import to_edge_transform_and_lower
-    from executorch.runtime import Runtime
-
-    from edge_export.runtimes.executorch.runner import load_executorch_program, set_executorch_threads
-    from edge_export.runtimes.executorch.program import delegation_summary
-
-    etrecord_path = Path(artifact_dir) / manifest.etrecord_file
-    progress("reading the ETRecord")
-    try:
-        etrecord = parse_etrecord(str(etrecord_path))
-        ep = etrecord.exported_program
-    except Exception as e:  # noqa: BLE001 - any parse failure is a bad file
-        raise EdgeExportError(f"{etrecord_path} is not a readable ETRecord ({type(e).__name__}): re-export the artifact") from None
-    if ep is None:
-        raise EdgeExportError(f"{etrecord_path} holds no exported program: re-export the artifact with this edge-export")
-    # Serialising the ETRecord drops non-persistent buffers (measured: the rewritten l2-normalize's `ones`);
-    # they are module state computed in __init__, so the export form's own copies are the ones exported.
-    buffers = dict(hooks.root.named_buffers())
-    for name in ep.graph_signature.non_persistent_buffers:
-        if name not in ep.constants:
-            if name not in buffers:
-                raise EdgeExportError(f"{etrecord_path} lacks buffer {name!r} and the PyTorch model has none: re-export")
-            ep.constants[name] = buffers[name]
-    gm = ep.module()
-    nodes = list(gm.graph.nodes)
-    position = {n: i for i, n in enumerate(nodes)}
-
-    def consumers(n) -> list[int]:
-        out = []
-        for u in n.users:
-            if u.op == "output":
-                out.append(GRAPH_OUTPUT)
-            elif _is_qdq(u):
-                out += consumers(u)
-            else:
-                out.append(position[u])
-        return out
-
-    def shape(n) -> tuple[int, ...] | None:
-        val = n.meta.get("val")
-        return tuple(int(d) for d in val.shape) if isinstance(val, torch.Tensor) else None
-
-    owner = {n: _innermost_module(n) for n in nodes if n.op == "call_function"}
-    # XNNPACK fuses a batch norm or an activation into the conv/linear that is its single producer: its
-    # output never exists in the delegate, and making it a program output would break the fusion (and
-    # with int8, the quantized pattern, sending the op to portable kernels). Like litert-torch's fused
-    # tensors, such a value belongs to the module of the op fused into it.
-    for n in reversed(nodes):
-        if n in owner and len(n.users) == 1:
-            (u,) = n.users
-            if (u in owner and _target_name(n).split(".")[0] in _FUSING_PRODUCERS
-                    and _target_name(u).split(".")[0] in _FUSED_INTO_PRODUCER):
-                owner[n] = owner[u]
-    values = [Value(position[n], position[n], owner[n], consumers(n), shape(n))
-              for n in nodes if n.op == "call_function" and not _is_qdq(n)]
-    sel = _select(values, hooks, channels_last=False)
-    exposed_nodes, quant = [], []
-    for _, v in sel.exposed:
-        n = nodes[v.key]
-        q = next((u for u in n.users if str(u.target) == "quantized_decomposed.quantize_per_tensor.default"), None)
-        if q is not None and isinstance(q.args[1], float) and isinstance(q.args[2], int):
-            exposed_nodes.append(q)
-            quant.append((q.args[1], q.args[2]))
-        else:
-            exposed_nodes.append(n)
-            quant.append(None)
-    out_node = next(n for n in nodes if n.op == "output")
-    original = out_node.args[0]
-    original = list(original) if isinstance(original, (tuple, list)) else [original]
-    out_node.args = (tuple(original + exposed_nodes),)
-    gm.graph.set_codegen(torch.fx.graph.CodeGen())
-    gm.recompile()
-    progress(f"lowering the program again with {len(exposed_nodes)} module outputs (XNNPACK, as exported)")
-    try:
-        program = torch.export.export(gm, (sample,), strict=False)
-        edge = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
-        delegation = delegation_summary(edge, "XnnpackBackend")
-        buffer = edge.to_executorch().buffer
-    except Exception as e:  # noqa: BLE001
-        raise EdgeExportError(
-            f"could not lower the instrumented program of {artifact_dir} ({type(e).__name__}: {str(e)[:160]})"
-        ) from None
-    set_executorch_threads(threads)
-    # The runtime reads the program from `buffer` without copying it (measured: freeing it corrupts the
-    # outputs' metadata), so the buffer and the Program objects are kept alive with the Instrumented.
-    instrumented = Runtime.get().load_program(buffer)
-    method = instrumented.load_method("forward")
-    shipped_program, shipped = load_executorch_program(program_path(artifact_dir, manifest))
-    n_orig = len(original)
-    keys = [v.key for _, v in sel.exposed]
-    diffs: list[float] = []
-
-    def run(x_nchw: np.ndarray):
-        x = torch.from_numpy(np.ascontiguousarray(x_nchw, dtype=np.float32))
-        outs = method.execute([x])
-        logits = shipped.execute([x])[0].detach().numpy().astype(np.float32)
-        diffs.append(float(np.abs(outs[0].detach().numpy().astype(np.float64) - logits).max()))
-        got = {}
-        for key, t, qp in zip(keys, outs[n_orig:], quant):
-            a = t.detach().numpy()
-            got[key] = dequantize(a, [qp[0]], [qp[1]]) if qp else a.astype(np.float32)
-        return got, logits
-
-    shipped_d = manifest.delegation
-    return Instrumented(
-        sel.exposed, run, channels_last=False,
-        how=(f"ExecuTorch {_version('executorch')}: the ETRecord's exported program (what export lowered) with "
-             f"{len(exposed_nodes)} module outputs added as program outputs ({sum(1 for q in quant if q)} of them the "
-             "int8 tensor after the module's quantize node), lowered again with XnnpackPartitioner and run by "
-             f"executorch.runtime; its delegation: {delegation.subgraphs} XNNPACK subgraph(s), "
-             f"{delegation.fallback_nodes} fallback node(s) (shipped: {shipped_d.subgraphs if shipped_d else '?'}, "
-             f"{shipped_d.fallback_nodes if shipped_d else '?'})"),
-        notes=_skip_notes(sel.skipped), agreement=diffs, keep_alive=(buffer, instrumented, shipped_program),
-    )
+    return Selection(exposed, skipped)
 
 
 # --------------------------------------------------------------------------------------------
 
 
-def _version(dist: str) -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "?"
-
-
-def _skip_notes(skipped: dict[str, list[str]]) -> list[str]:
+def skip_notes(skipped: dict[str, list[str]]) -> list[str]:
     def examples(mods: list[str]) -> str:
         return ", ".join(mods[:3]) + (", ..." if len(mods) > 3 else "")
 
@@ -623,7 +345,8 @@ def compute_numeric_gap(
     """(one NumericGap per reported module in program order, then the whole model as ``""``; notes)."""
     from edge_export.images import validation_batch
     from edge_export.models import load_from_source
-    from edge_export.models.swiftformer.export_form import export_form
+    from edge_export.runtimes import get_runtime
+    from edge_export.models.export_form import export_form
 
     artifact_dir = Path(artifact_dir)
     check_supported(artifact_dir, manifest, images=images)
@@ -633,10 +356,8 @@ def compute_numeric_gap(
     hooks = ReferenceHooks(module)
     try:
         hooks.run(batch[:1])  # call counts, completion order, output shapes
-        if manifest.runtime == "litert":
-            inst = _litert_program(artifact_dir, manifest, hooks, threads)
-        else:
-            inst = _executorch_program(artifact_dir, manifest, hooks, threads, batch[:1], progress)
+        inst = get_runtime(manifest.runtime).numeric_gap_program(artifact_dir, manifest, hooks, threads, batch[:1],
+                                                                 progress)
         hooks.wanted = {m for m, _ in inst.exposed}
         acc = {m: GapAccumulator() for m, _ in inst.exposed}
         whole = GapAccumulator()

@@ -1,34 +1,20 @@
-"""Runners by runtime name; a new runtime is one file plus one line here."""
+"""Runtimes: one folder each (runner, profilers, numeric-gap hook), registered and found by discovery."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from edge_export.artifacts import Manifest, check_program_file, read_manifest
-from edge_export.errors import EdgeExportError
 from edge_export.runtimes.base import Runner
+from edge_export.runtimes.registry import Runtime, get_runtime, list_runtimes, register_runtime, runtime_names
 
 
-def _executorch(artifact_dir, manifest, threads, **kw):
-    from edge_export.runtimes.executorch.runner import ExecuTorchRunner
+def open_runner(artifact_dir: Path, manifest=None, threads: int = 1, **kw) -> Runner:
+    """The artifact loaded in its real runtime (program file checked against its manifest first)."""
+    from edge_export.artifacts import check_program_file, read_manifest
 
-    return ExecuTorchRunner(artifact_dir, manifest, threads, **kw)
-
-
-RUNNERS = {
-    "executorch": _executorch,
-    "litert": lambda *args, **kw: __import__("edge_export.runtimes.litert.runner", fromlist=["LiteRTRunner"]).LiteRTRunner(*args, **kw),
-    "executorch-qnn": lambda *args, **kw: __import__("edge_export.runtimes.qnn.runner", fromlist=["QnnRunner"]).QnnRunner(*args, **kw),
-}
-
-
-def open_runner(artifact_dir: Path, manifest: Manifest | None = None, threads: int = 1, **kw) -> Runner:
     manifest = manifest or read_manifest(artifact_dir)
     check_program_file(artifact_dir, manifest)
-    factory = RUNNERS.get(manifest.runtime)
-    if factory is None:
-        raise EdgeExportError(f"no runner for runtime {manifest.runtime!r} in this edge-export: upgrade it")
-    return factory(artifact_dir, manifest, threads, **kw)
+    return get_runtime(manifest.runtime).open_runner(artifact_dir, manifest, threads, **kw)
 
 
-__all__ = ["RUNNERS", "Runner", "open_runner"]
+__all__ = ["Runner", "Runtime", "get_runtime", "list_runtimes", "open_runner", "register_runtime", "runtime_names"]

@@ -1,6 +1,6 @@
 """TFLite through litert-torch: fp32, full-integer static int8, dynamic-range int8.
 
-All three start from the same fp32 conversion of the export form (edge_export.models.swiftformer.export_form, shared with
+All three start from the same fp32 conversion of the export form (edge_export.models.export_form, shared with
 ExecuTorch), NHWC input by default (`litert_torch.to_channel_last_io`: what an Android consumer feeds,
 and no transpose op at the input) or NCHW with option layout=nchw. The int8 targets quantize that
 fp32 flatbuffer with ai-edge-quantizer, so one export call converts once for all three.
@@ -14,7 +14,7 @@ tflite-int8 recipe (README "int8"), measured on SwiftFormer-XS and the tiny conf
   photographs. XNNPACK has no int8 DIV, so float costs nothing. The rewritten SwiftFormer has no DIV
   (rsqrt instead) and runs fully quantized, but its quantized normalize chain costs fidelity
   (XS cosine 0.976 < 0.98), so:
-- the additive attention stays float (rewrites.float_module_types; quantize_attention=none, the default
+- the additive attention stays float (the family's float_module_types; quantize_attention=none, the default
   here); quantize_attention=linears gives its Linear layers but to_query int8 weights (dynamic range) and
   =all quantizes it all. linears is not the default here, unlike xnnpack-int8: on the tiny random config it
   gives cosine 0.975 (< 0.98; 0.981 with the attention float).
@@ -249,7 +249,7 @@ class TfliteInt8(_LiteRTTarget):
 
         from edge_export.runtimes.litert.inspect import inspect_tflite
         from edge_export.quantization import attention_quantization, linear_layers_inside
-        from edge_export.models.swiftformer.export_form import float_module_types
+        from edge_export.models.export_form import float_module_types
 
         layout = layout_option(ctx)
         float_ops = float_ops_option(ctx)

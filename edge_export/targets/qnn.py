@@ -28,7 +28,7 @@ from edge_export.artifacts import Delegation
 from edge_export.errors import EdgeExportError
 from edge_export.images import calibration_batches
 from edge_export.models.loaded import LoadedModel
-from edge_export.models.swiftformer.export_form import L2NormalizeLastDim
+from edge_export.models.export_form import L2NormalizeLastDim
 from edge_export.targets.base import ExportContext, ExportResult, Target
 from edge_export.runtimes.executorch.program import io_specs
 from edge_export.targets.registry import register_target

@@ -39,7 +39,9 @@ TIMEOUT_S = 3600
 
 def reproduces_softmax_form(loaded: LoadedModel) -> bool:
     """True for transformers' SwiftFormerForImageClassification (softmax form), whatever zoo id loaded it."""
-    if loaded.family == "swiftformer-hf":
+    from edge_export.models.family import get_family
+
+    if get_family(loaded.family).tensorflow_twin:
         return True
     cls = type(loaded.module)
     return cls.__name__ == "SwiftFormerForImageClassification" and cls.__module__.startswith("transformers.")

@@ -79,7 +79,7 @@ class XnnpackInt8(_XnnpackTarget):
             with_activation_observer,
             with_int8_linears,
         )
-        from edge_export.models.swiftformer.export_form import float_module_types
+        from edge_export.models.export_form import float_module_types
 
         observer = str(ctx.options.get("observer", "histogram"))
         attention = attention_quantization(ctx.options)

@@ -1,3 +1,3 @@
 """SwiftFormer: the paper variants in both attention forms, their checkpoint formats and export form."""
 
-from edge_export.models.swiftformer import zoo  # noqa: F401  (registration)
+from edge_export.models.swiftformer import export_form, zoo  # noqa: F401  (families and ids register)

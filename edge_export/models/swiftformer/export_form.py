@@ -1,4 +1,4 @@
-"""Export-friendly, numerically equivalent forms of known models - the one place such rewrites live.
+"""SwiftFormer's export form: numerically equivalent rewrites of both implementations (original, transformers).
 
 Why: the stock SwiftFormer graph lowers to 14 XNNPACK subgraphs with ~100 nodes on portable kernels
 (F.normalize -> pow/sum/pow, torch.sum over tokens, unsqueeze().repeat(), flatten(2).mean(-1)), and a
@@ -9,15 +9,14 @@ Submodule names are kept, so module paths in profiles match the user's model.
 
 from __future__ import annotations
 
-import copy
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from edge_export.models.loaded import LoadedModel, LogitsOnly, logits_of
-
-_EPS = 1e-12  # F.normalize's default
+from edge_export.models.export_form import EPS as _EPS
+from edge_export.models.export_form import L2NormalizeLastDim
+from edge_export.models.family import ModelFamily, register_family
+from edge_export.models.loaded import LoadedModel
 
 REWRITE_NORMALIZE = "l2-normalize as v * rsqrt(clamp_min((v*v) @ ones, eps^2))"
 REWRITE_TOKEN_SUM = "attention token sum as bmm(A^T, q); broadcast instead of repeat"
@@ -26,18 +25,6 @@ REWRITE_FOLD_SCALES = "layer scales folded into the 1x1 conv / linear before the
 # Why fold every BatchNorm that has no conv before it (XNNPACK/PT2E fuse conv->BN themselves): a graph left with
 # any batch_norm makes torchao's convert_pt2e run its QAT conv-BN folding, which torch.exports 96 pattern graphs
 # (~30 s for XS, 20 s even for the tiny config) on a PTQ model that has nothing to fold.
-
-
-class L2NormalizeLastDim(nn.Module):
-    """F.normalize(v, dim=-1) with the reduction as a matmul against a ones vector."""
-
-    def __init__(self, dim: int):
-        super().__init__()
-        self.register_buffer("ones", torch.ones(dim, 1), persistent=False)
-
-    def forward(self, v):
-        sq = (v * v) @ self.ones
-        return v * torch.rsqrt(torch.clamp_min(sq, _EPS * _EPS))
 
 
 class ExportAdditiveAttention(nn.Module):
@@ -269,29 +256,27 @@ def _rewrite_hf(module: nn.Module) -> None:
 _REWRITES = [REWRITE_NORMALIZE, REWRITE_TOKEN_SUM, REWRITE_HEAD_POOL, REWRITE_FOLD_SCALES]
 
 
-def export_form(loaded: LoadedModel) -> tuple[nn.Module, list[str]]:
-    """(a deep-copied, eval-mode module returning a logits tensor, names of the rewrites applied)."""
-    module = copy.deepcopy(loaded.module).eval()
-    if loaded.family == "swiftformer-original":
+@register_family
+class SwiftFormerOriginalFamily(ModelFamily):
+    """The original repository's SwiftFormer (edge_export.models.swiftformer.original), either attention form."""
+
+    name = "swiftformer-original"
+
+    def rewrite(self, module: nn.Module, loaded: LoadedModel) -> tuple[nn.Module, list[str]]:
         _rewrite_original(module)
-        return OriginalExportForm(module).eval(), _REWRITES
-    if loaded.family == "swiftformer-hf":
+        return OriginalExportForm(module), list(_REWRITES)
+
+    def float_module_types(self, loaded: LoadedModel) -> list[type]:
+        return [ExportAdditiveAttention]  # its normalize/rsqrt chain quantizes badly (README "Tolerances")
+
+
+@register_family
+class SwiftFormerHfFamily(SwiftFormerOriginalFamily):
+    """transformers' SwiftFormerForImageClassification (softmax form); TFSwiftFormer is its TensorFlow twin."""
+
+    name = "swiftformer-hf"
+    tensorflow_twin = True
+
+    def rewrite(self, module: nn.Module, loaded: LoadedModel) -> tuple[nn.Module, list[str]]:
         _rewrite_hf(module)
-        return HFExportForm(module).eval(), _REWRITES
-    with torch.no_grad():
-        out = module(torch.zeros(loaded.input_shape()))
-    return (module if isinstance(out, torch.Tensor) else LogitsOnly(module).eval()), []
-
-
-@torch.no_grad()
-def max_rewrite_error(loaded: LoadedModel, x: torch.Tensor) -> float:
-    """Largest |rewritten - original| over the logits for input x."""
-    rewritten, _ = export_form(loaded)
-    return float((rewritten(x) - logits_of(loaded.module(x))).abs().max())
-
-
-def float_module_types(loaded: LoadedModel) -> list[type]:
-    """Module types of the export form that int8 recipes keep in float (the additive attention)."""
-    if loaded.family in ("swiftformer-original", "swiftformer-hf"):
-        return [ExportAdditiveAttention]
-    return []
+        return HFExportForm(module), list(_REWRITES)

@@ -16,15 +16,8 @@ import torch
 
 from edge_export.artifacts import Preprocessing
 from edge_export.errors import EdgeExportError
-from edge_export.models.checkpoints import (
-    detect_format,
-    hf_folder_weights,
-    hf_to_original_key,
-    load_strict,
-    original_to_hf_key,
-    read_hf_config,
-    read_state_dict,
-)
+from edge_export.models.checkpoints import hf_folder_weights, load_strict, read_hf_config, read_state_dict
+from edge_export.models.swiftformer.checkpoints import detect_format, hf_to_original_key, original_to_hf_key
 from edge_export.models.loaded import LoadedModel
 from edge_export.models.registry import ModelRequest, register_model, source_spec
 from edge_export.models.swiftformer.original import SwiftFormerOriginal

@@ -158,7 +158,7 @@ def _op_modules(manifest, graph):
 
     try:
         from edge_export.models import load_from_source
-        from edge_export.models.swiftformer.export_form import export_form
+        from edge_export.models.export_form import export_form
 
         root, _ = export_form(load_from_source(manifest.source))
     except Exception as e:  # noqa: BLE001 - any failure to rebuild leaves the profile unattributed

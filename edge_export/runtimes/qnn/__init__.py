@@ -79,3 +79,33 @@ __all__ = [
     "setup_host_sdk",
     "validate_qnn_sdk",
 ]
+
+
+from edge_export.runtimes.registry import Runtime, register_runtime  # noqa: E402
+
+
+@register_runtime
+class QnnRuntime(Runtime):
+    name = "executorch-qnn"
+    description = "ExecuTorch with Qualcomm's QNN delegate (on this x86 host: QNN's HTP simulator)"
+    profilers = ("host",)
+
+    def open_runner(self, artifact_dir, manifest, threads, **kw):
+        from edge_export.runtimes.qnn.runner import QnnRunner
+
+        return QnnRunner(artifact_dir, manifest, threads, **kw)
+
+    def collect(self, where, request):
+        if where != "host":
+            return super().collect(where, request)
+        from edge_export.runtimes.qnn.host_collector import collect
+
+        return collect(request)
+
+    def check_numeric_gap(self, artifact_dir, manifest) -> None:
+        from edge_export.errors import EdgeExportError
+
+        raise EdgeExportError(
+            f"--numeric-gap is not supported for {self.name} artifacts ({manifest.target}): the QNN/HTP "
+            "delegate exposes no intermediate tensors here; it supports ExecuTorch/XNNPACK and TFLite artifacts"
+        )

@@ -35,13 +35,13 @@ _OP = re.compile(r"^(?P<node>.+):OpId_\d+ \(cycles\)$")
 
 def node_module_map(etrecord_path: Path) -> dict[str, str]:
     """{FX node name in the ETRecord's edge program: innermost module path ("" = root)}."""
-    from edge_export.attribution.xnnpack import _edge_program, _innermost_module
+    from edge_export.attribution.etrecord import edge_program, innermost_module
 
-    _, ep = _edge_program(str(etrecord_path))
+    _, ep = edge_program(str(etrecord_path))
     out: dict[str, str] = {}
     for node in ep.graph.nodes:
         if node.op == "call_function":
-            mod = _innermost_module(node)
+            mod = innermost_module(node)
             if mod is not None:
                 out[node.name] = mod
     return out

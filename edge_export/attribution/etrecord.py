@@ -1,0 +1,78 @@
+"""The ETRecord side of attribution: FX nodes of the edge program -> debug handles -> module paths.
+
+`to_edge_transform_and_lower(..., generate_etrecord=True)` records the edge-dialect program before
+partitioning; the delegate's FX nodes, and so their `meta["debug_handle"]`, come from it, and their
+`nn_module_stack` names the module that computed them.
+"""
+
+from __future__ import annotations
+
+import re
+from os import PathLike
+from typing import Any
+
+
+def load_etrecord(etrecord: Any) -> Any:
+    """An ETRecord, parsed from a path if given one."""
+    if isinstance(etrecord, (str, PathLike)):
+        from executorch.devtools.etrecord import parse_etrecord
+
+        return parse_etrecord(str(etrecord))
+    return etrecord
+
+
+def edge_program(etrecord: Any, method: str = "forward"):
+    """(ETRecord, its edge-dialect ExportedProgram for `method`)."""
+    etrecord = load_etrecord(etrecord)
+    ep = etrecord.edge_dialect_program
+    if isinstance(ep, dict):
+        ep = ep[method]
+    if ep is None:
+        raise ValueError("the ETRecord has no edge dialect program")
+    return etrecord, ep
+
+
+def innermost_module(node: Any) -> str | None:
+    """Dotted path of the innermost module in an FX node's nn_module_stack ("" = the root); None without one."""
+    stack = node.meta.get("nn_module_stack")
+    if not stack:
+        return None
+    path = list(stack.values())[-1][0]
+    # torch.export may mark repeated calls of one module as "name@1"; L['self'] forms are old.
+    path = re.sub(r"@\d+", "", str(path))
+    return path
+
+
+def debug_handle_module_map(etrecord: Any, method: str = "forward") -> dict[int, str]:
+    """{debug handle: dotted path of the innermost module in nn_module_stack} ("" = root).
+
+    Reads the ETRecord's edge-dialect program (``ETRecord.edge_dialect_program``, recorded by
+    ``to_edge_transform_and_lower(..., generate_etrecord=True)`` before partitioning; the
+    delegate's FX nodes, and so their ``meta["debug_handle"]``, come from it). ``etrecord`` is an
+    ``ETRecord`` or a path to a saved one. When several FX nodes share a handle (one aten op
+    decomposed into several), the first one that has a module stack wins.
+    """
+    _, ep = edge_program(etrecord, method)
+    out: dict[int, str] = {}
+    for node in ep.graph.nodes:
+        if node.op != "call_function":
+            continue
+        dh = node.meta.get("debug_handle")
+        if dh is None:
+            continue
+        handles = dh if isinstance(dh, (tuple, list)) else (dh,)
+        mod = innermost_module(node)
+        for h in handles:
+            if mod is not None and int(h) not in out:
+                out[int(h)] = mod
+    return out
+
+
+def instruction_handles(etrecord: Any, method: str) -> dict[int, list[int]]:
+    dhm = getattr(etrecord, "_debug_handle_map", None) or {}
+    per_method = dhm.get(method, {}) if isinstance(dhm, dict) else {}
+    out: dict[int, list[int]] = {}
+    for k, v in (per_method or {}).items():
+        hs = v if isinstance(v, (list, tuple)) else [v]
+        out[int(k)] = [int(h) for h in hs if h is not None]
+    return out

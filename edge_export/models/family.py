@@ -1,0 +1,66 @@
+"""What a model family is: how its models become an export form, and what int8 recipes keep float.
+
+A family (SwiftFormer's original code, SwiftFormer's transformers port, a generic `nn.Module`, ...) is
+registered with `@register_family` by its folder in `edge_export/models/`. A loaded model names its family
+(`LoadedModel.family`); export, validation and profiling ask the family for the module to export.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, ClassVar
+
+from torch import nn
+
+from edge_export.errors import EdgeExportError
+
+if TYPE_CHECKING:
+    from edge_export.models.loaded import LoadedModel
+
+
+class ModelFamily:
+    name: ClassVar[str]
+    # True when transformers' TensorFlow port computes exactly this family's function (the tf-tflite route).
+    tensorflow_twin: ClassVar[bool] = False
+
+    def rewrite(self, module: nn.Module, loaded: "LoadedModel") -> tuple[nn.Module, list[str]]:
+        """The export form of `module` (a deep copy the caller owns): numerically equivalent, submodule names
+        kept, returning a logits tensor; and the names of the rewrites applied."""
+        from edge_export.models.export_form import generic_export_form
+
+        return generic_export_form(module, loaded)
+
+    def float_module_types(self, loaded: "LoadedModel") -> list[type]:
+        """Module types of the export form that int8 recipes keep in float."""
+        return []
+
+
+_FAMILIES: dict[str, ModelFamily] = {}
+
+
+def register_family(cls: type[ModelFamily]) -> type[ModelFamily]:
+    if cls.name in _FAMILIES:
+        raise ValueError(f"model family {cls.name} registered twice")
+    _FAMILIES[cls.name] = cls()
+    return cls
+
+
+def get_family(name: str) -> ModelFamily:
+    import edge_export.models  # noqa: F401  (every family registers on import)
+
+    family = _FAMILIES.get(name)
+    if family is None:
+        raise EdgeExportError(f"unknown model family {name!r}: known {', '.join(sorted(_FAMILIES))}")
+    return family
+
+
+def family_names() -> list[str]:
+    import edge_export.models  # noqa: F401
+
+    return sorted(_FAMILIES)
+
+
+def copy_for_export(module: nn.Module) -> nn.Module:
+    """The loaded model is never touched: every export form starts from a deep copy in eval mode."""
+    return copy.deepcopy(module).eval()
+
