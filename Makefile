@@ -17,7 +17,7 @@ THREADS ?= 2
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: setup run run-qnn test bench clean
+.PHONY: setup run run-qnn test bench schemas clean
 
 setup: $(STAMP) $(SYS_STAMP)
 
@@ -61,6 +61,10 @@ test: setup
 bench: setup
 	$(PY) benchmarks/igemm_kernel.py --out $(OUT)/bench
 	$(PY) benchmarks/suite.py --out $(OUT) $(BENCH_ARGS)
+
+# The JSON Schemas of manifest.json / profile.json (edge_export/schemas/), regenerated from the pydantic models.
+schemas: setup
+	$(PY) -c "from edge_export.schemas import write; [print(p) for p in write()]"
 
 clean:
 	rm -rf $(OUT) .pytest_cache

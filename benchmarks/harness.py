@@ -7,76 +7,51 @@ rounds. Ratios between contestants are only meaningful inside one interleaved ru
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from edge_export.child import ChildFailed, Session
+
 WORKER = Path(__file__).resolve().parent / "worker.py"
 
 
-class WorkerError(RuntimeError):
+class WorkerError(ChildFailed):
     pass
 
 
 class Worker:
-    """One contestant process. `kind` as benchmarks/worker.py takes it."""
+    """One contestant process (benchmarks/worker.py through edge_export.child). `kind` as worker.py takes it.
+    Started without waiting, so several workers load in parallel; the first send waits for it to be ready."""
 
-    def __init__(self, kind: str, log_dir: Path | None = None, python: str = sys.executable):
+    def __init__(self, kind: str, log_dir: Path | None = None):
         self.kind = kind
-        self.log = None
-        stderr = subprocess.DEVNULL
+        log_path = None
         if log_dir is not None:
             log_dir.mkdir(parents=True, exist_ok=True)
-            self.log = open(log_dir / f"worker-{kind.replace(':', '_')}.log", "ab")
-            stderr = self.log
-        env = {**os.environ, "USE_TF": os.environ.get("USE_TF", "0"), "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen(
-            [python, str(WORKER), kind], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
-            text=True, bufsize=1, env=env,
-        )
-        self.ready = False
-
-    def _read(self) -> dict:
-        line = self.proc.stdout.readline()
-        if not line:
-            raise WorkerError(f"worker {self.kind} exited (code {self.proc.poll()}); see its log")
-        return json.loads(line)
-
-    def wait_ready(self) -> None:
-        if not self.ready:
-            msg = self._read()
-            if not msg.get("ok"):
-                raise WorkerError(f"worker {self.kind} failed to start: {msg}")
-            self.ready = True
+            log_path = log_dir / f"worker-{kind.replace(':', '_')}.log"
+        self.session = Session(f"{WORKER}:serve", {"kind": kind}, what=f"worker {kind}", log_path=log_path,
+                               failed=WorkerError, wait_ready=False)
+        self.proc = self.session.proc
 
     def send(self, **cmd) -> None:
-        self.wait_ready()
-        self.proc.stdin.write(json.dumps(cmd) + "\n")
-        self.proc.stdin.flush()
+        ready = self.session.wait_ready()
+        if not ready.get("ok"):
+            raise WorkerError(f"worker {self.kind} failed to start: {ready}")
+        self.session.send(cmd)
 
     def recv(self) -> dict:
-        return self._read()
+        return self.session.recv(f"answering ({self.kind})")
 
     def call(self, **cmd) -> dict:
         self.send(**cmd)
         return self.recv()
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                self.call(cmd="quit")
-                self.proc.wait(timeout=30)
-            except Exception:
-                self.proc.kill()
-                self.proc.wait()
-        if self.log:
-            self.log.close()
+        self.session.close()
 
 
 @dataclass

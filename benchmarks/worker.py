@@ -1,33 +1,29 @@
 """One benchmark contestant per process: the suite drives it over a pipe, one JSON command per line.
 
-    python benchmarks/worker.py CONTESTANT
+    edge_export.child.Session("benchmarks/worker.py:serve", {"kind": CONTESTANT})   (benchmarks/harness.py)
 
 CONTESTANT is `eager`, `compile@<threads>`, `ort`, `gemm`, or `artifact:<target>` (any edge-export target: the
 artifact's manifest names its runtime). A worker loads one backend for several models/thread counts and
 runs only when told to, so the suite can interleave rounds across processes while exactly one contestant
 computes at a time (no two runtimes' thread pools fight over the 2 cores, and none shares a process).
 
-Commands (stdin, one JSON object a line) and replies (one JSON object a line on the original stdout):
+Commands and replies (one JSON object a line each way, edge_export.child's session protocol):
   {"cmd": "load", "model": ID, "options": {...}, "threads": [1, 2], "artifact": DIR, "onnx": PATH, "image_size": N}
       -> {"ok": true, "load_s": .., "extra": {...}}
   {"cmd": "run", "model": ID, "threads": T, "n": N, "warmup": W}  -> {"ok": true, "times_ms": [...]}
   {"cmd": "unload", "model": ID}  -> {"ok": true}
   {"cmd": "quit"}
 Errors reply {"ok": false, "error": "..."}; the worker keeps serving. Anything a runtime prints goes to
-stderr: fd 1 is redirected there and replies use a private duplicate of the original stdout.
+the worker's log, not to the protocol channel.
 """
 
 from __future__ import annotations
 
 import gc
-import json
 import os
-import sys
 import time
-import traceback
 from pathlib import Path
 
-import numpy as np
 
 GEMM_N = 2048  # fp32 matmul size for the compute peak: big enough to be compute bound, ~0.1-0.3 s a run here
 
@@ -188,64 +184,42 @@ def _make(kind: str, cmd: dict) -> _Backend:
     raise ValueError(f"unknown contestant kind {kind!r}")
 
 
-def serve(kind: str, reply) -> None:
-    backends: dict[str, _Backend] = {}
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        cmd = json.loads(line)
-        try:
-            op = cmd["cmd"]
-            if op == "quit":
-                reply({"ok": True})
-                return
-            if op == "load":
+class Worker:
+    """One contestant kind's backends by model; called once per command (edge_export.child.Session)."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self.backends: dict[str, _Backend] = {}
+        self.ready = {"ready": kind, "pid": os.getpid()}
+
+    def __call__(self, cmd: dict) -> dict:
+        op = cmd["cmd"]
+        if op == "load":
+            start = time.perf_counter()
+            self.backends[cmd["model"]] = b = _make(self.kind, cmd)
+            for t in cmd.get("threads", [1]):  # first run: lazy init, packing, compilation
+                b.run(int(t))
+            return {"load_s": round(time.perf_counter() - start, 3), "extra": getattr(b, "extra", {})}
+        if op == "run":
+            b = self.backends[cmd["model"]]
+            t = int(cmd["threads"])
+            for _ in range(int(cmd.get("warmup", 1))):
+                b.run(t)
+            times = []
+            for _ in range(int(cmd["n"])):
                 start = time.perf_counter()
-                backends[cmd["model"]] = b = _make(kind, cmd)
-                for t in cmd.get("threads", [1]):  # first run: lazy init, packing, compilation
-                    b.run(int(t))
-                reply({"ok": True, "load_s": round(time.perf_counter() - start, 3), "extra": getattr(b, "extra", {})})
-            elif op == "run":
-                b = backends[cmd["model"]]
-                t = int(cmd["threads"])
-                for _ in range(int(cmd.get("warmup", 1))):
-                    b.run(t)
-                times = []
-                for _ in range(int(cmd["n"])):
-                    start = time.perf_counter()
-                    b.run(t)
-                    times.append((time.perf_counter() - start) * 1e3)
-                reply({"ok": True, "times_ms": times})
-            elif op == "unload":
-                b = backends.pop(cmd["model"], None)
-                if b is not None:
-                    b.close()
-                gc.collect()
-                reply({"ok": True})
-            else:
-                reply({"ok": False, "error": f"unknown command {op!r}"})
-        except Exception as e:  # report and keep serving: one broken contestant must not stop the suite
-            traceback.print_exc(file=sys.stderr)
-            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
-            reply({"ok": False, "error": f"{type(e).__name__}: {first}"})
+                b.run(t)
+                times.append((time.perf_counter() - start) * 1e3)
+            return {"times_ms": times}
+        if op == "unload":
+            b = self.backends.pop(cmd["model"], None)
+            if b is not None:
+                b.close()
+            gc.collect()
+            return {}
+        return {"ok": False, "error": f"unknown command {op!r}"}
 
 
-def main() -> int:
-    kind = sys.argv[1]
-    out = os.fdopen(os.dup(1), "w", buffering=1)
-    os.dup2(2, 1)  # runtimes that print to stdout must not corrupt the protocol
-    sys.stdout = sys.stderr
-
-    def reply(obj):
-        out.write(json.dumps(obj) + "\n")
-        out.flush()
-
-    # Make the repository importable when run as a script (benchmarks/ is not a package on sys.path).
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    reply({"ok": True, "ready": kind, "pid": os.getpid()})
-    serve(kind, reply)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def serve(init: dict) -> Worker:
+    """The child side (edge_export.child --serve benchmarks/worker.py:serve): one contestant per process."""
+    return Worker(init["kind"])

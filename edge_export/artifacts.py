@@ -179,11 +179,27 @@ def check_program_file(artifact_dir: Path, manifest: Manifest) -> Path:
     return path
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# Read once, at import (single-threaded): os.umask can only be read by setting it, which would race with
+# threads creating files (profiles of several devices are written in parallel).
+_UMASK = _read_umask()
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """`text` to `path` through a temporary sibling renamed into place: a reader never sees half a file.
+    The file gets the usual mode (0666 less the umask), not mkstemp's private 0600."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as f:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -192,11 +208,11 @@ def _write_text_atomic(path: Path, text: str) -> None:
 
 
 def write_manifest(artifact_dir: Path, manifest: Manifest) -> None:
-    _write_text_atomic(Path(artifact_dir) / MANIFEST_NAME, manifest.model_dump_json(indent=2) + "\n")
+    write_text_atomic(Path(artifact_dir) / MANIFEST_NAME, manifest.model_dump_json(indent=2) + "\n")
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    _write_text_atomic(Path(path), json.dumps(data, indent=2) + "\n")
+    write_text_atomic(Path(path), json.dumps(data, indent=2) + "\n")
 
 
 @contextlib.contextmanager

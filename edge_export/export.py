@@ -6,7 +6,6 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
@@ -16,21 +15,10 @@ from edge_export.artifacts import Manifest, sha256_file, staging_dir, write_mani
 from edge_export.errors import EdgeExportError, ExportFailed, ValidationFailed
 from edge_export.models import LoadedModel, load_model
 from edge_export.models.export_form import export_form
-from edge_export.targets import ExportContext, get_target
+from edge_export.options import TargetOptions
+from edge_export.targets import ExportContext, ExportResult, Target, get_target
 from edge_export.validate import describe_failure, measure_parity
-
-_PACKAGES = ["edge-export", "torch", "executorch", "torchao", "litert-torch", "ai-edge-litert", "transformers", "numpy"]
-
-
-def package_versions() -> dict[str, str]:
-    out = {}
-    for name in _PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
-
+from edge_export.versions import package_versions
 
 def artifact_name(model_id: str, target: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", f"{model_id}-{target}")
@@ -51,8 +39,27 @@ class ExportRequest:
     threads: int = 1
 
 
-def export(request: ExportRequest, progress: Callable[[str], None] = lambda m: None) -> list[Path]:
-    """Export to every target; each artifact is validated before it is renamed into place."""
+def export_model(model: str | LoadedModel, targets: list[str], *, out_dir: str | Path = "artifacts",
+                 progress: Callable[[str], None] = lambda m: None, **fields: Any) -> list[Path]:
+    """`export` of an ExportRequest built from these arguments (fields: checkpoint, seed, model_options,
+    target_options, calib, image_size, validate_images, threads)."""
+    return export(ExportRequest(model, list(targets), Path(out_dir), **fields), progress)
+
+
+@dataclass
+class _Prepared:
+    """What every target of one export call shares: the model, its export form, and counts."""
+
+    loaded: LoadedModel
+    module: torch.nn.Module
+    rewrites: list[str]
+    sample: torch.Tensor
+    params: int
+    flops: int | None
+
+
+def _checked_targets(request: ExportRequest) -> list[tuple[Target, TargetOptions]]:
+    """Every target with its parsed options, available on this machine; all before any model work."""
     targets = [get_target(t) for t in request.targets]  # unknown names fail before any work
     if not targets:
         raise EdgeExportError("no --target given: choose at least one (see `edge-export targets`)")
@@ -63,8 +70,14 @@ def export(request: ExportRequest, progress: Callable[[str], None] = lambda m: N
         raise EdgeExportError(
             f"option {', '.join(unknown)} does not apply to {names}: accepted: {', '.join(sorted(accepted)) or 'none'}"
         )
-    for t in targets:
-        t.check_available({k: v for k, v in request.target_options.items() if k in t.accepted_options})
+    out = [(t, t.options({k: v for k, v in request.target_options.items() if k in t.accepted_options}))
+           for t in targets]
+    for t, options in out:
+        t.check_available(options)
+    return out
+
+
+def _prepare(request: ExportRequest, progress: Callable[[str], None]) -> _Prepared:
     loaded = request.model
     if not isinstance(loaded, LoadedModel):
         options = dict(request.model_options)
@@ -75,63 +88,53 @@ def export(request: ExportRequest, progress: Callable[[str], None] = lambda m: N
     elif request.image_size:
         loaded.preprocessing = loaded.preprocessing.model_copy(update={"image_size": request.image_size})
     module, rewrites = export_form(loaded)
-    sample = torch.zeros(loaded.input_shape())
-    params, flops = loaded.param_count(), loaded.flops()
-    written = []
-    for target in targets:
-        final = Path(request.out_dir) / artifact_name(loaded.model_id, target.name)
-        with staging_dir(final) as work:
-            ctx = ExportContext(
-                workdir=work,
-                calib=request.calib,
-                seed=request.seed,
-                options={k: v for k, v in request.target_options.items() if k in target.accepted_options},
-                progress=lambda m, t=target.name: progress(f"{t}: {m}"),
-            )
-            start = time.perf_counter()
-            try:
-                result = target.export(module, loaded, sample, ctx)
-            except EdgeExportError:
-                raise
-            except Exception as e:
-                first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
-                raise ExportFailed(f"{target.name} export of {loaded.model_id} failed: {type(e).__name__}: {first}") from e
-            seconds = time.perf_counter() - start
-            program = work / result.program_file
-            manifest = Manifest(
-                model_id=loaded.model_id,
-                source=loaded.source,
-                target=target.name,
-                runtime=target.runtime,
-                program_file=result.program_file,
-                file_sha256=sha256_file(program),
-                file_bytes=program.stat().st_size,
-                inputs=result.inputs,
-                outputs=result.outputs,
-                preprocessing=loaded.preprocessing,
-                labels=loaded.labels,
-                num_classes=loaded.num_classes,
-                params=params,
-                flops=flops,
-                rewrites=rewrites,
-                package_versions=package_versions(),
-                export_seconds=round(seconds, 2),
-                created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                delegation=result.delegation,
-                etrecord_file=result.etrecord_file,
-                target_options=result.target_options,
-                notes=loaded.notes + result.notes,
-            )
-            write_manifest(work, manifest)
-            if request.validate_images > 0:
-                progress(f"{target.name}: validating on {request.validate_images} images")
-                parity = measure_parity(
-                    work, manifest, loaded, request.validate_images, threads=request.threads,
-                    cosine_threshold=target.cosine_threshold,
-                )
-                if not parity.passed:
-                    raise ValidationFailed(describe_failure(manifest, parity) + "; nothing was written")
-                write_manifest(work, manifest.model_copy(update={"parity": parity}))
-        progress(f"{target.name}: wrote {final}")
-        written.append(final)
-    return written
+    return _Prepared(loaded, module, rewrites, torch.zeros(loaded.input_shape()), loaded.param_count(), loaded.flops())
+
+
+def _manifest(target: Target, p: _Prepared, result: ExportResult, work: Path, seconds: float) -> Manifest:
+    program = work / result.program_file
+    loaded = p.loaded
+    return Manifest(
+        model_id=loaded.model_id, source=loaded.source, target=target.name, runtime=target.runtime,
+        program_file=result.program_file, file_sha256=sha256_file(program), file_bytes=program.stat().st_size,
+        inputs=result.inputs, outputs=result.outputs, preprocessing=loaded.preprocessing, labels=loaded.labels,
+        num_classes=loaded.num_classes, params=p.params, flops=p.flops, rewrites=p.rewrites,
+        package_versions=package_versions(), export_seconds=round(seconds, 2),
+        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), delegation=result.delegation,
+        etrecord_file=result.etrecord_file, target_options=result.target_options, notes=loaded.notes + result.notes,
+    )
+
+
+def _export_one(target: Target, options: TargetOptions, p: _Prepared, request: ExportRequest,
+                progress: Callable[[str], None]) -> Path:
+    """One artifact, built and validated in a staging dir that is renamed into place only when it passed."""
+    final = Path(request.out_dir) / artifact_name(p.loaded.model_id, target.name)
+    with staging_dir(final) as work:
+        ctx = ExportContext(workdir=work, calib=request.calib, seed=request.seed, options=options,
+                            progress=lambda m: progress(f"{target.name}: {m}"))
+        start = time.perf_counter()
+        try:
+            result = target.export(p.module, p.loaded, p.sample, ctx)
+        except EdgeExportError:
+            raise
+        except Exception as e:
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+            raise ExportFailed(f"{target.name} export of {p.loaded.model_id} failed: {type(e).__name__}: {first}") from e
+        manifest = _manifest(target, p, result, work, time.perf_counter() - start)
+        write_manifest(work, manifest)
+        if request.validate_images > 0:
+            progress(f"{target.name}: validating on {request.validate_images} images")
+            parity = measure_parity(work, manifest, p.loaded, request.validate_images, threads=request.threads,
+                                    cosine_threshold=target.cosine_threshold)
+            if not parity.passed:
+                raise ValidationFailed(describe_failure(manifest, parity) + "; nothing was written")
+            write_manifest(work, manifest.model_copy(update={"parity": parity}))
+    progress(f"{target.name}: wrote {final}")
+    return final
+
+
+def export(request: ExportRequest, progress: Callable[[str], None] = lambda m: None) -> list[Path]:
+    """Export to every target; each artifact is validated before it is renamed into place."""
+    targets = _checked_targets(request)
+    prepared = _prepare(request, progress)
+    return [_export_one(target, options, prepared, request, progress) for target, options in targets]

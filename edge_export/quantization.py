@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Annotated, Callable
 
 import torch
+from pydantic import BeforeValidator
 from torch import nn
 
 
@@ -49,10 +50,6 @@ def with_activation_observer(config, observer: str):
 
     from torchao.quantization.pt2e.observer import HistogramObserver, MinMaxObserver
 
-    from edge_export.errors import EdgeExportError
-
-    if observer not in ACTIVATION_OBSERVERS:
-        raise EdgeExportError(f"unknown observer {observer!r}: choose {' or '.join(ACTIVATION_OBSERVERS)}")
     ctr = (HistogramObserver if observer == "histogram" else MinMaxObserver).with_args(eps=2**-12)
 
     def swap(spec):
@@ -68,22 +65,29 @@ ATTENTION_MODES = {"none": "none", "false": "none", "no": "none", "0": "none", "
                    "all": "all", "true": "all", "yes": "all", "1": "all", "on": "all"}
 
 
-def attention_quantization(options: dict, default: str = "linears") -> str:
+def attention_mode(value) -> str:
     """The `quantize_attention` target option of the int8 recipes: 'none', 'linears' or 'all'.
 
     none: the modules of the family's float_module_types (SwiftFormer's additive attention) stay float;
     linears: their nn.Linear layers are int8 (xnnpack-int8: static; tflite-int8: int8 weights, dynamic range),
-        except the ones the module keeps float (rewrites.ExportAdditiveAttention.static_int8_linears),
-        the normalize/softmax chain between them stays float (its rsqrt/product chain is what quantizes
-        badly: tiny config cosine -0.38 with it int8). XS int8 size 4.50 -> ~3.9 MB (<= 0.3x fp32);
+        except the ones the module keeps float (its `static_int8_linears()`); the normalize/softmax chain
+        between them stays float (README "Tolerances");
     all: quantize everything the quantizer supports.
     """
-    from edge_export.errors import EdgeExportError
-
-    raw = str(options.get("quantize_attention", default)).lower()
+    raw = str(value).lower()
     if raw not in ATTENTION_MODES:
-        raise EdgeExportError(f"quantize_attention={raw!r} is not a mode: choose none, linears or all")
+        raise ValueError(f"quantize_attention={raw!r} is not a mode: choose none, linears or all")
     return ATTENTION_MODES[raw]
+
+
+def activation_observer(value) -> str:
+    if str(value) not in ACTIVATION_OBSERVERS:
+        raise ValueError(f"unknown observer {value!r}: choose {' or '.join(ACTIVATION_OBSERVERS)}")
+    return str(value)
+
+
+AttentionMode = Annotated[str, BeforeValidator(attention_mode)]
+Observer = Annotated[str, BeforeValidator(activation_observer)]
 
 
 def linear_layers_inside(module: nn.Module, module_types: list[type]) -> list[str]:
@@ -107,7 +111,7 @@ def with_int8_linears(quantizer, names: list[str], config):
     """`quantizer` preceded by one that annotates only the nn.Linear layers named `names` with `config`.
 
     One pass over the graph. (XNNPACKQuantizer.set_module_name per layer re-runs every pattern annotator per
-    name, and its conv-BN annotators torch.export their pattern graphs each time: 16 names cost XS ~75 s.)
+    name, and its conv-BN annotators torch.export their pattern graphs each time: minutes for XS.)
     """
     if not names:
         return quantizer

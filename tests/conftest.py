@@ -15,6 +15,16 @@ TINY = "swiftformer-test"
 TINY_OPTS = {"layer_scale_init_value": 1.0}
 
 
+LITERT = ["tflite-fp32", "tflite-int8", "tflite-dynamic-int8"]
+
+
+def _export(out, model=TINY, targets=LITERT, **kw):
+    from edge_export.export import ExportRequest, export
+
+    kw.setdefault("model_options", dict(TINY_OPTS))
+    return export(ExportRequest(model=model, targets=list(targets), out_dir=out, **kw))
+
+
 @pytest.fixture(scope="session")
 def tiny_artifacts(tmp_path_factory) -> dict[str, Path]:
     """swiftformer-test (64 px) exported to both XNNPACK targets, validated on 8 photographs."""
@@ -28,6 +38,59 @@ def tiny_artifacts(tmp_path_factory) -> dict[str, Path]:
         )
     )
     return {p.name.removeprefix(f"{TINY}-"): p for p in paths}
+
+
+@pytest.fixture(scope="session")
+def tflite(tmp_path_factory) -> dict:
+    """The three litert-torch targets from one export call (one fp32 conversion), NHWC by default."""
+    paths = _export(tmp_path_factory.mktemp("tflite"))
+    return {p.name.removeprefix(f"{TINY}-"): p for p in paths}
+
+
+@pytest.fixture(scope="session")
+def tf_route(tmp_path_factory):
+    """The TF-native route from the softmax form (what transformers' TFSwiftFormer computes)."""
+    (path,) = _export(tmp_path_factory.mktemp("tf-tflite"), model=f"{TINY}-softmax", targets=["tf-tflite-fp32"])
+    return path
+
+
+@pytest.fixture(scope="session")
+def host_sdk():
+    """The QNN host SDK (`edge-export qnn-sdk setup`), provisioned once; a skip where it cannot be had."""
+    from edge_export.runtimes.qnn.provision import setup_host_sdk
+    from edge_export.runtimes.qnn.sdk import QnnSdkError, default_sdk_home
+
+    try:
+        return setup_host_sdk(default_sdk_home(), progress=lambda m: print(f"[qnn setup] {m}", file=sys.stderr))
+    except QnnSdkError as exc:
+        msg = str(exc)
+        if msg.startswith("`pip download") or msg.startswith("no C compiler"):
+            pytest.skip(f"QNN host SDK cannot be provisioned here: {msg}")
+        raise
+
+
+@pytest.fixture(scope="session")
+def qnn_tiny(host_sdk, tmp_path_factory) -> dict[str, Path]:
+    """swiftformer-test exported to qnn-fp16 + qnn-int8 (SM8650) and qnn-fp16 (SM8550), each validated on 8
+    photographs on the simulator. Two export() calls (the soc option is per request)."""
+    import time
+
+    from edge_export.artifacts import read_manifest
+
+    out = tmp_path_factory.mktemp("qnn-tiny")
+    arts: dict[str, Path] = {}
+    for soc, targets in (("SM8650", ["qnn-fp16", "qnn-int8"]), ("SM8550", ["qnn-fp16"])):
+        t = time.perf_counter()
+        paths = _export(out / soc, targets=targets, calib=32, target_options={"soc": soc, "qnn_sdk": str(host_sdk.root)})
+        print(f"[qnn] {soc} {targets}: {time.perf_counter() - t:.1f} s", file=sys.stderr)
+        for p in paths:
+            arts[f"{p.name.removeprefix(TINY + '-')}-{soc}"] = p
+    for name, p in arts.items():
+        m = read_manifest(p)
+        print(f"[qnn] {name}: {m.file_bytes} B, export {m.export_seconds} s (lower {m.target_options['seconds_lower']} s"
+              f", quantize {m.target_options.get('seconds_quantize')}), cosine_min {m.parity.cosine_min:.7f}, "
+              f"max_abs {m.parity.max_abs:.3g}", file=sys.stderr)
+    return arts
 
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: int = 900):

@@ -281,7 +281,7 @@ def test_executorch_over_adb(et_run):
 
 def test_executorch_etdump_is_real(et_run):
     """The file the stand-in runner wrote is a real ETDump: W + N executions of the delegate."""
-    from edge_export.attribution.xnnpack import read_etdump_profile
+    from edge_export.attribution.etdump import read_etdump_profile
 
     _, _, _, root = et_run
     (etdump,) = (root / "FAKE01" / "data" / "local" / "tmp" / "edge-export").rglob("run.etdump")

@@ -317,14 +317,14 @@ def test_each_check_layer_alone_rejects_truncation(model_path, tmp_path, monkeyp
     import edge_export.runtimes.litert.capi as capi
 
     if layer == "litert_verifier":
-        monkeypatch.setattr(capi, "_check_external_buffers", lambda buf, path: None)
+        monkeypatch.setattr(capi, "check_external_buffers", lambda buf, path: None)
     data = model_path.read_bytes()
     for length in (64, len(data) // 3, len(data) - 8):
         path = tmp_path / f"trunc_{layer}_{length}.tflite"
         path.write_bytes(data[:length])
         if layer == "python_precheck":
             with pytest.raises(LiteRtError, match="kLiteRtStatusErrorInvalidFlatbuffer"):
-                capi._check_external_buffers(capi._read_model_bytes(path), path)
+                capi.check_external_buffers(capi.read_model_bytes(path), path)
         else:
             err = _assert_load_error(path)
             assert err.status == 501 and "loading" in str(err), str(err)

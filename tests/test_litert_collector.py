@@ -24,14 +24,9 @@ from edge_export.profile.dispatch import ProfileRequest, profile_artifact  # noq
 from edge_export.runtimes.litert.host_collector import collect  # noqa: E402
 from edge_export.profile.rollup import ModuleTree, rollup  # noqa: E402
 from edge_export.profile.schema import load_profile, save_profile  # noqa: E402
-from edge_export.attribution.tflite import (  # noqa: E402
-    ModulePathResolver,
-    TfliteOp,
-    align_xnn_to_tflite,
-    op_module,
-    read_tflite_graph,
-    tensor_locations,
-)
+from edge_export.attribution.tflite import align_xnn_to_tflite  # noqa: E402
+from edge_export.attribution.tflite_graph import TfliteOp, read_tflite_graph  # noqa: E402
+from edge_export.attribution.tflite_names import ModulePathResolver, op_module, tensor_locations  # noqa: E402
 
 TINY_OPTS = {"layer_scale_init_value": 1.0}
 
@@ -263,7 +258,7 @@ def test_keras_scope_names_of_the_tf_route_map_to_modules():
 
 
 def test_execution_order_runs_independent_delegated_ops_before_a_builtin_op():
-    from edge_export.attribution.tflite import execution_order
+    from edge_export.attribution.tflite_graph import execution_order
 
     # 0: FC(x) -> a; 1: L2_NORMALIZATION(a) -> b (builtin kernel); 2: FC(x) -> c; 3: MUL(b, c)
     ops = [TfliteOp(0, "FULLY_CONNECTED", ("a",), (), (0,), (1,)), TfliteOp(1, "L2_NORMALIZATION", ("b",), (), (1,), (2,)),
@@ -292,7 +287,8 @@ def test_alignment_fuses_pads_and_clamps_and_handles_extra_operators():
 
 def test_delegate_rows_split_partitions_and_anchor_builtin_ops():
     from edge_export.runtimes.litert.host_collector import _delegate_rows
-    from edge_export.attribution.tflite import OpModule, TfliteGraph
+    from edge_export.attribution.tflite_graph import TfliteGraph
+    from edge_export.attribution.tflite_names import OpModule
 
     opcodes = ["PAD", "CONV_2D", "GELU", "CONV_2D", "ADD", "MEAN"]
     graph = TfliteGraph("m.tflite", 0, "serving_default",  # a chain: op i reads tensor i, writes tensor i+1

@@ -6,30 +6,14 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from edge_export.artifacts import read_manifest
 from edge_export.export import ExportRequest, export
-from edge_export.runtimes.qnn.sdk import QnnSdkError
 
 TINY = "swiftformer-test"
 TINY_OPTS = {"layer_scale_init_value": 1.0}
-
-
-@pytest.fixture(scope="session")
-def host_sdk():  # same approach as tests/test_qnn_targets.py
-    from edge_export.runtimes.qnn.provision import setup_host_sdk
-    from edge_export.runtimes.qnn.sdk import default_sdk_home
-
-    try:
-        return setup_host_sdk(default_sdk_home(), progress=lambda m: print(f"[qnn setup] {m}", file=sys.stderr))
-    except QnnSdkError as exc:
-        msg = str(exc)
-        if msg.startswith("`pip download") or msg.startswith("no C compiler"):
-            pytest.skip(f"QNN host SDK cannot be provisioned here: {msg}")
-        raise
 
 
 def test_collector_is_registered_for_the_host():

@@ -260,43 +260,6 @@ def test_qnn_sdk_info_without_sdk(no_sdk_env):
 # ------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def host_sdk():
-    from edge_export.runtimes.qnn.provision import setup_host_sdk
-    from edge_export.runtimes.qnn.sdk import default_sdk_home
-
-    try:
-        return setup_host_sdk(default_sdk_home(), progress=lambda m: print(f"[qnn setup] {m}", file=sys.stderr))
-    except QnnSdkError as exc:
-        msg = str(exc)
-        if msg.startswith("`pip download") or msg.startswith("no C compiler"):
-            pytest.skip(f"QNN host SDK cannot be provisioned here: {msg}")
-        raise
-
-
-@pytest.fixture(scope="module")
-def qnn_tiny(host_sdk, tmp_path_factory) -> dict[str, Path]:
-    """swiftformer-test exported to qnn-fp16 + qnn-int8 (SM8650) and qnn-fp16 (SM8550), each validated on 8
-    photographs on the simulator. Two export() calls (the soc option is per request)."""
-    out = tmp_path_factory.mktemp("qnn-tiny")
-    arts: dict[str, Path] = {}
-    for soc, targets in (("SM8650", ["qnn-fp16", "qnn-int8"]), ("SM8550", ["qnn-fp16"])):
-        t = time.perf_counter()
-        paths = export(ExportRequest(
-            model=TINY, targets=targets, out_dir=out / soc, model_options=dict(TINY_OPTS), calib=32,
-            target_options={"soc": soc, "qnn_sdk": str(host_sdk.root)},
-        ), progress=lambda m: print(f"[qnn] {m}", file=sys.stderr))
-        print(f"[qnn] {soc} {targets}: {time.perf_counter() - t:.1f} s", file=sys.stderr)
-        for p in paths:
-            arts[f"{p.name.removeprefix(TINY + '-')}-{soc}"] = p
-    for name, p in arts.items():
-        m = read_manifest(p)
-        print(f"[qnn] {name}: {m.file_bytes} B, export {m.export_seconds} s (lower {m.target_options['seconds_lower']} s"
-              f", quantize {m.target_options.get('seconds_quantize')}), cosine_min {m.parity.cosine_min:.7f}, "
-              f"max_abs {m.parity.max_abs:.3g}", file=sys.stderr)
-    return arts
-
-
 @pytest.mark.qnn
 @pytest.mark.parametrize("name, arch", [("qnn-fp16-SM8650", "v75"), ("qnn-fp16-SM8550", "v73"),
                                         ("qnn-int8-SM8650", "v75")])
@@ -338,11 +301,11 @@ def test_runner_keeps_one_child_and_matches_per_call(qnn_tiny):
     _, batch = validation_batch(m.preprocessing, 4)
     with open_runner(art, m) as runner:
         assert runner.simulator and runner.runtime == "executorch-qnn"
-        pid = runner.session._proc.pid
+        pid = runner.session.pid
         many = runner.logits_many(batch.numpy())
         assert len(runner.last_seconds) == 4
         single = np.concatenate([runner.logits(batch[i : i + 1].numpy()) for i in range(4)])
-        assert runner.session._proc.pid == pid
+        assert runner.session.pid == pid
     assert many.shape == (4, 10) and np.array_equal(many, single)
     with torch.no_grad():
         from edge_export.models import load_from_source

@@ -7,7 +7,8 @@ import torch
 
 from edge_export.errors import EdgeExportError
 from edge_export.models import load_model
-from edge_export.quantization import attention_quantization, linear_layers_inside, with_int8_linears
+from edge_export.quantization import linear_layers_inside, with_int8_linears
+from edge_export.targets import get_target
 from edge_export.models.export_form import export_form, float_module_types
 from edge_export.models.swiftformer.export_form import ExportAdditiveAttention
 
@@ -15,14 +16,16 @@ from edge_export.models.swiftformer.export_form import ExportAdditiveAttention
 @pytest.mark.parametrize("raw, mode", [(None, "linears"), ("linears", "linears"), ("false", "none"), ("none", "none"),
                                        ("true", "all"), ("ALL", "all")])
 def test_attention_mode_option(raw, mode):
-    assert attention_quantization({} if raw is None else {"quantize_attention": raw}) == mode
+    options = get_target("xnnpack-int8").Options
+    assert options.parse({} if raw is None else {"quantize_attention": raw}).quantize_attention == mode
     if raw is None:
-        assert attention_quantization({}, default="none") == "none"
+        assert get_target("tflite-int8").Options.parse({}).quantize_attention == "none"
 
 
 def test_unknown_attention_mode_is_one_line():
-    with pytest.raises(EdgeExportError, match=r"quantize_attention='some' is not a mode: choose none, linears or all"):
-        attention_quantization({"quantize_attention": "some"})
+    for target in ("xnnpack-int8", "tflite-int8"):
+        with pytest.raises(EdgeExportError, match=r"quantize_attention='some' is not a mode: choose none, linears or all"):
+            get_target(target).Options.parse({"quantize_attention": "some"})
 
 
 @pytest.mark.parametrize("model_id, proj", [("swiftformer-test", "Proj"), ("swiftformer-test-softmax", "proj")])

@@ -6,6 +6,8 @@ non-trivial) and validated in LiteRT on 8 photographs by export() itself. XS end
 
 from __future__ import annotations
 
+import json
+
 import shutil
 
 import numpy as np
@@ -30,21 +32,8 @@ def _export(out, model=TINY, targets=LITERT, **kw):
 
 
 @pytest.fixture(scope="session")
-def tflite(tmp_path_factory) -> dict:
-    """The three litert-torch targets from one export call (one fp32 conversion), NHWC by default."""
-    paths = _export(tmp_path_factory.mktemp("tflite"))
-    return {p.name.removeprefix(f"{TINY}-"): p for p in paths}
-
-
-@pytest.fixture(scope="session")
 def tflite_nchw(tmp_path_factory):
     (path,) = _export(tmp_path_factory.mktemp("tflite-nchw"), targets=["tflite-fp32"], target_options={"layout": "nchw"})
-    return path
-
-
-@pytest.fixture(scope="session")
-def tf_route(tmp_path_factory):
-    (path,) = _export(tmp_path_factory.mktemp("tf-tflite"), model=f"{TINY}-softmax", targets=["tf-tflite-fp32"])
     return path
 
 
@@ -241,8 +230,8 @@ def test_threads_are_explicit(tflite):
         assert runner.interpreter is not None and runner.threads == 2
 
 
-def test_inspect_op_table(tflite, capsys):
-    from edge_export.runtimes.litert.inspect import inspect_tflite, main
+def test_inspect_op_table(tflite, cli):
+    from edge_export.runtimes.litert.inspect import inspect_tflite
 
     path = tflite["tflite-int8"] / "model.tflite"
     info = inspect_tflite(path)
@@ -250,9 +239,11 @@ def test_inspect_op_table(tflite, capsys):
     assert counts["CONV_2D"][0] == counts["CONV_2D"][1] > 0  # int8 convs all go to XNNPACK
     assert sum(n for n, _ in counts.values()) == len(info.ops)
     assert info.inputs[0]["dtype"] == "int8" and info.inputs[0]["quantization"][0] > 0
-    assert main([str(path)]) == 0
-    out = capsys.readouterr().out
+    code, out, _ = cli("inspect", str(path))
+    assert code == 0
     assert "XNNPACK partition" in out and "CONV_2D" in out
+    code, out, _ = cli("inspect", str(path), "--json")
+    assert code == 0 and json.loads(out)["partitions"] == info.partitions
 
 
 # ------------------------------------------------------------------------------------------------ XS (slow)

@@ -17,16 +17,16 @@ pytest.importorskip("executorch.devtools")
 
 from torch import nn  # noqa: E402
 
+from edge_export.attribution.etrecord import debug_handle_module_map  # noqa: E402
 from edge_export.attribution.xnnpack import (  # noqa: E402
     Attribution,
     attribute_delegate_events,
-    attribute_program,
     attributed_fraction,
     compatible,
-    debug_handle_module_map,
-    operator_family,
     time_by_module,
 )
+from edge_export.attribution.xnnpack_ops import operator_family  # noqa: E402
+from edge_export.attribution.xnnpack_program import attribute_program  # noqa: E402
 from edge_export.attribution.xnnpack_blob import (  # noqa: E402
     XNode,
     decode_with_flatc,
@@ -432,7 +432,7 @@ def one_xnnpack_thread():
 def test_single_delegate_agrees_with_per_op_mode(tmp_path_factory, one_xnnpack_thread):
     """Per-op lowering puts each op in its own delegate, which Inspector maps to modules by
     itself; the single-delegate attribution must give the same modules similar time shares."""
-    from edge_export.attribution.xnnpack import compare_module_times, fold_map, per_op_module_times
+    from xnnpack_crosscheck import compare_module_times, fold_map, per_op_module_times
 
     torch.manual_seed(0)
     model = TinySwiftNet(64, 2).eval()

@@ -8,8 +8,9 @@ partitioning; the delegate's FX nodes, and so their `meta["debug_handle"]`, come
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from os import PathLike
-from typing import Any
+from typing import Any, Iterable
 
 
 def load_etrecord(etrecord: Any) -> Any:
@@ -76,3 +77,65 @@ def instruction_handles(etrecord: Any, method: str) -> dict[int, list[int]]:
         hs = v if isinstance(v, (list, tuple)) else [v]
         out[int(k)] = [int(h) for h in hs if h is not None]
     return out
+
+
+def fused_handle_map(
+    etrecord: Any,
+    delegate_handles: Iterable[int],
+    xnode_handles: Iterable[int],
+    method: str = "forward",
+) -> dict[int, list[int]]:
+    """{handle of a serialised FX node: [handles of FX nodes of the same delegate folded into it]}.
+
+    ``delegate_handles``: every handle the delegate covers (``ETRecord._debug_handle_map`` for its
+    instruction); ``xnode_handles``: those that reached an XNode. A folded node (batch norm, the
+    ReLU that became an output clamp, getitem) is charged to the nearest upstream FX node that
+    has an XNode (through its first tensor input), else to the nearest downstream one.
+    """
+    import torch.fx
+
+    _, ep = edge_program(etrecord, method)
+    present = set(xnode_handles)
+    wanted = set(delegate_handles) - present
+    by_handle: dict[int, list[torch.fx.Node]] = defaultdict(list)
+    for node in ep.graph.nodes:
+        dh = node.meta.get("debug_handle")
+        if node.op == "call_function" and isinstance(dh, int):
+            by_handle[dh].append(node)
+
+    def _h(node: torch.fx.Node) -> int | None:
+        dh = node.meta.get("debug_handle")
+        return dh if isinstance(dh, int) else None
+
+    def nearest(node: torch.fx.Node, neighbours) -> int | None:
+        """Breadth-first along `neighbours` (inputs or users): the first handle that is `present`."""
+        seen = set()
+        frontier = [node]
+        while frontier:
+            nxt = []
+            for nd in frontier:
+                for a in neighbours(nd):
+                    if a in seen or a.op != "call_function":
+                        continue
+                    seen.add(a)
+                    if _h(a) in present:
+                        return _h(a)
+                    nxt.append(a)
+            frontier = nxt
+        return None
+
+    def upstream(node: torch.fx.Node) -> int | None:
+        return nearest(node, lambda nd: nd.all_input_nodes)
+
+    def downstream(node: torch.fx.Node) -> int | None:
+        return nearest(node, lambda nd: nd.users)
+
+    out: dict[int, list[int]] = defaultdict(list)
+    for h in sorted(wanted):
+        for node in by_handle.get(h, [])[:1]:
+            tgt = upstream(node)
+            if tgt is None:
+                tgt = downstream(node)
+            if tgt is not None:
+                out[tgt].append(h)
+    return dict(out)

@@ -1,7 +1,4 @@
-"""`edge-export qnn-sdk ...`: provision and inspect the Qualcomm QNN host SDK. EXPERIMENTAL.
-
-Mounted in edge_export.cli with `app.add_typer(qnn_app, name="qnn-sdk")`.
-"""
+"""`edge-export qnn-sdk ...`: provision and inspect the Qualcomm QNN host SDK. EXPERIMENTAL."""
 
 from __future__ import annotations
 
@@ -9,9 +6,10 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from edge_export.cli.app import app
+from edge_export.cli.common import console, err, fail
 from edge_export.errors import EdgeExportError
 
 qnn_app = typer.Typer(
@@ -20,15 +18,6 @@ qnn_app = typer.Typer(
     help="[EXPERIMENTAL] Qualcomm QNN host SDK for the qnn-fp16/qnn-int8 targets: QAIRT host libraries from PyPI's "
     "onnxruntime-qnn wheel plus a small compatibility library built here; runs on QNN's x86 HTP simulator.",
 )
-console = Console()
-err = Console(stderr=True)
-
-
-def _fail(e: EdgeExportError) -> None:
-    err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
-    raise typer.Exit(e.exit_code)
-
-
 @qnn_app.command("setup")
 def setup_cmd(
     dir: Optional[Path] = typer.Option(
@@ -58,7 +47,7 @@ def setup_cmd(
 
             sdk = setup_host_sdk(dir, progress=say, wheel=wheel, force=force)
     except EdgeExportError as e:
-        _fail(e)
+        fail(e)
     err.print(f"[green]OK[/] {sdk.describe()}", highlight=False)
     err.print(
         "[yellow]experimental:[/] host-simulator path; set QNN_SDK_ROOT to a QAIRT install to use Qualcomm's own SDK",
@@ -80,7 +69,7 @@ def info_cmd(
     try:
         sdk = find_qnn_sdk(qnn_sdk)
     except EdgeExportError as e:
-        _fail(e)
+        fail(e)
     console.print(sdk.describe(), highlight=False)
     for w in sdk.warnings:
         console.print(f"[yellow]note:[/] {w}", highlight=False)
@@ -93,3 +82,6 @@ def info_cmd(
     for arch in sorted(by_arch, key=lambda a: (len(a), a)):
         table.add_row(arch, ", ".join(sorted(by_arch[arch])))
     console.print(table)
+
+
+app.add_typer(qnn_app, name="qnn-sdk")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shlex
 import threading
-from datetime import datetime, timezone
 from pathlib import Path
 
 from edge_export.errors import EdgeExportError
@@ -70,10 +69,6 @@ def cleanup(dev: AdbDevice, path: str, keep: bool) -> None:
         dev.remove(path)
     except DeviceDisconnected:
         pass
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def tail(text: str, n: int = 6) -> str:

@@ -1,9 +1,8 @@
 """Where models come from: one folder per model family or source (swiftformer/, python_source/, timm_source/),
 each registering its ids, prefixes and families when this package imports it (no list names them)."""
 
-import importlib as _importlib
-import pkgutil as _pkgutil
-
+import edge_export.models as _this
+from edge_export.discovery import import_submodules as _import_submodules
 from edge_export.models import export_form as _export_form  # noqa: F401  (the generic family)
 from edge_export.models.loaded import LoadedModel, LogitsOnly, logits_of
 from edge_export.models.registry import (
@@ -31,6 +30,4 @@ __all__ = [
     "register_prefix",
 ]
 
-for _info in _pkgutil.iter_modules(__path__):
-    if _info.ispkg:
-        _importlib.import_module(f"{__name__}.{_info.name}")
+_import_submodules(_this, folders_only=True)

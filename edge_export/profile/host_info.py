@@ -25,7 +25,7 @@ def host_device() -> dict[str, str]:
             for line in f:
                 if line.startswith("flags"):
                     have = set(line.split(":", 1)[1].split())
-                    flags = " ".join(f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni") if f in have)
+                    flags = " ".join(f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "amx_tile") if f in have)
                     break
     except OSError:
         pass
@@ -39,4 +39,13 @@ def host_device() -> dict[str, str]:
 
 
 def peak_rss_mb() -> float:
+    """This process's peak RSS. VmHWM belongs to the address space exec created; ru_maxrss would carry
+    over the parent's high-water mark across fork+exec (a child of a process that holds PyTorch)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

@@ -14,6 +14,8 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from edge_export.errors import EdgeExportError
+
 PROFILE_SCHEMA_VERSION = 1
 
 
@@ -108,8 +110,8 @@ class Profile(_Strict):
         return done / total if total > 0 else 0.0
 
 
-class ProfileError(ValueError):
-    pass
+class ProfileError(EdgeExportError, ValueError):
+    """A profile file that cannot be read as this version's profile format (one line)."""
 
 
 def load_profile(path: Path) -> Profile:

@@ -11,6 +11,7 @@ library), so listing runtimes or reading a manifest costs nothing.
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
@@ -30,15 +31,23 @@ class Runtime:
     # True when the runtime's thread pool belongs to the process, not to a loaded program (ExecuTorch's
     # XNNPACK pool): one process then serves one thread count at a time (benchmarks/worker.py).
     process_global_threads: ClassVar[bool] = False
-    # Where `profile --device` can run this runtime's artifacts: "host", "adb".
-    profilers: ClassVar[tuple[str, ...]] = ()
+    # Where `profile --device` can run this runtime's artifacts ("host", "adb"), each with the module
+    # whose `collect(request)` profiles there; imported only when used.
+    profilers: ClassVar[dict[str, str]] = {}
+
+    # "module:Class" of the runner (edge_export.runtimes.base.Runner) that runs this runtime's artifacts.
+    runner: ClassVar[str] = ""
 
     def open_runner(self, artifact_dir: Path, manifest: "Manifest", threads: int, **kw) -> "Runner":
-        raise NotImplementedError
+        module, _, cls = self.runner.partition(":")
+        return getattr(importlib.import_module(module), cls)(artifact_dir, manifest, threads, **kw)
 
     def collect(self, where: str, request) -> "Profile":
         """Per-op profile of the request's artifact on `where` ("host" or "adb")."""
-        raise EdgeExportError(f"no {where} profiler for runtime {self.name!r}")
+        module = self.profilers.get(where)
+        if module is None:
+            raise EdgeExportError(f"no {where} profiler for runtime {self.name!r}")
+        return importlib.import_module(module).collect(request)
 
     def check_numeric_gap(self, artifact_dir: Path, manifest: "Manifest") -> None:
         """Raise a one-line EdgeExportError when `profile --numeric-gap` cannot run on this artifact."""
@@ -96,11 +105,7 @@ def _discover() -> None:
     if _discovered:
         return
     _discovered = True
-    import importlib
-    import pkgutil
-
     import edge_export.runtimes as pkg
+    from edge_export.discovery import import_submodules
 
-    for info in pkgutil.iter_modules(pkg.__path__):
-        if info.ispkg:
-            importlib.import_module(f"{pkg.__name__}.{info.name}")
+    import_submodules(pkg, folders_only=True)

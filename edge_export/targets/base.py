@@ -11,6 +11,7 @@ from torch import nn
 
 from edge_export.artifacts import Delegation, TensorSpec
 from edge_export.models.loaded import LoadedModel
+from edge_export.options import TargetOptions
 
 
 @dataclass
@@ -18,7 +19,7 @@ class ExportContext:
     workdir: Path  # the staging artifact dir: write the program (and side files) here
     calib: int = 32
     seed: int = 0
-    options: dict[str, Any] = field(default_factory=dict)  # target options given by the user
+    options: TargetOptions = field(default_factory=TargetOptions)  # the target's typed options (Target.Options)
     progress: Callable[[str], None] = lambda msg: None
 
 
@@ -40,10 +41,18 @@ class Target:
     precision: ClassVar[str]  # "fp32" | "fp16" | "int8" ...
     # fp32 paths must match the reference to float rounding; quantized ones get a looser bar (see README).
     cosine_threshold: ClassVar[float]
-    accepted_options: ClassVar[frozenset[str]] = frozenset()
+    Options: ClassVar[type[TargetOptions]] = TargetOptions  # its --target-opt keys, typed and checked
     experimental: ClassVar[bool] = False
 
-    def check_available(self, options: dict[str, Any] | None = None) -> None:
+    @property
+    def accepted_options(self) -> frozenset[str]:
+        return self.Options.names()
+
+    def options(self, raw=None) -> TargetOptions:
+        """`raw` (KEY -> value, strings from the CLI) parsed into this target's options; one-line errors."""
+        return self.Options.parse(raw)
+
+    def check_available(self, options: TargetOptions | None = None) -> None:
         """Raise EdgeExportError if this machine cannot export this target with these options (missing SDK...).
 
         Called before the model is loaded, so bad set-ups fail in a second, not after minutes of work."""

@@ -5,22 +5,22 @@ ExecuTorch), NHWC input by default (`litert_torch.to_channel_last_io`: what an A
 and no transpose op at the input) or NCHW with option layout=nchw. The int8 targets quantize that
 fp32 flatbuffer with ai-edge-quantizer, so one export call converts once for all three.
 
-tflite-int8 recipe (README "int8"), measured on SwiftFormer-XS and the tiny config:
+tflite-int8 recipe (README "Tolerances"; the numbers behind each choice: docs/measurements.md "int8 recipes"):
 - static_wi8_ai8: int8 per-channel weights, int8 activations calibrated (min/max) on the same real
   photographs as xnnpack-int8 (images.calibration_batches). The input is int8: the manifest records
   its scale/zero point and runners quantize.
 - DIV stays float (option float_ops, default DIV): TFLite's int8 DIV aborts when a divisor quantizes to
   its zero point (`div.cc: data[i] != zero_point`) - the stock F.normalize graph hits it on real
   photographs. XNNPACK has no int8 DIV, so float costs nothing. The rewritten SwiftFormer has no DIV
-  (rsqrt instead) and runs fully quantized, but its quantized normalize chain costs fidelity
-  (XS cosine 0.976 < 0.98), so:
+  (rsqrt instead) and runs fully quantized, but its quantized normalize chain costs fidelity below the
+  int8 bar, so:
 - the additive attention stays float (the family's float_module_types; quantize_attention=none, the default
   here); quantize_attention=linears gives its Linear layers but to_query int8 weights (dynamic range) and
   =all quantizes it all. linears is not the default here, unlike xnnpack-int8: on the tiny random config it
-  gives cosine 0.975 (< 0.98; 0.981 with the attention float).
+  falls below the int8 bar.
 - the logits stay float: the ops from the last FULLY_CONNECTED/CONV to the output compute in float, with
   that layer's weights int8 (dynamic range). Int8 logits clip wherever validation logits leave the
-  calibrated range (tiny config: cosine 0.970 from that alone); float weights there would cost XS 1.3 MB.
+  calibrated range; float weights there would cost most of the int8 size gain.
 Every quantized model is invoked on the calibration images in a child process, with XNNPACK and with
 builtin kernels, before it is written: one that fails at run time fails the export naming the op.
 """
@@ -32,15 +32,19 @@ import os
 import re
 import time
 import weakref
+from typing import Annotated
 
 import numpy as np
 import torch
+from pydantic import BeforeValidator
 from torch import nn
 
 from edge_export.artifacts import TensorSpec
-from edge_export.errors import EdgeExportError, ExportFailed
+from edge_export.errors import ExportFailed
 from edge_export.images import calibration_batches
 from edge_export.models.loaded import LoadedModel
+from edge_export.options import TargetOptions
+from edge_export.quantization import AttentionMode
 from edge_export.runtimes.base import to_program_input
 from edge_export.targets.base import ExportContext, ExportResult, Target
 from edge_export.targets.registry import register_target
@@ -51,11 +55,37 @@ DEFAULT_FLOAT_OPS = ("DIV",)
 _LOGITS_STOP = {"FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "BATCH_MATMUL"}
 
 
-def layout_option(ctx: ExportContext) -> str:
-    value = str(ctx.options.get("layout", "nhwc")).lower()
+def _layout(value) -> str:
+    value = str(value).lower()
     if value not in LAYOUTS:
-        raise EdgeExportError(f"layout {value!r} is not a layout: choose nhwc (default, what Android feeds) or nchw")
+        raise ValueError(f"layout {value!r} is not a layout: choose nhwc (default, what Android feeds) or nchw")
     return value
+
+
+def _float_ops(raw) -> list[str]:
+    from ai_edge_quantizer.qtyping import TFLOperationName
+
+    items = raw if isinstance(raw, (list, tuple)) else str(raw).replace(";", ",").split(",")
+    names = [str(i).strip().upper() for i in items if str(i).strip()]
+    if names in (["NONE"], ["[]"]):
+        return []
+    known = {op.value for op in TFLOperationName}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(
+            f"float_ops: {', '.join(unknown)} is not a TFLite op ai-edge-quantizer knows: use names like DIV, GELU, RSQRT, or 'none'"
+        )
+    return names
+
+
+class LiteRtOptions(TargetOptions):
+    layout: Annotated[str, BeforeValidator(_layout)] = "nhwc"
+
+
+class LiteRtInt8Options(LiteRtOptions):
+    float_ops: Annotated[list[str], BeforeValidator(_float_ops)] = list(DEFAULT_FLOAT_OPS)
+    # none by default: with linears int8 the tiny random config falls below the int8 bar (docs/measurements.md)
+    quantize_attention: AttentionMode = "none"
 
 
 @contextlib.contextmanager
@@ -73,7 +103,7 @@ def _quiet_litert_torch():
 
 
 # One fp32 flatbuffer, keyed by the export-form module object: export() passes the same module to every
-# target of a call, so tflite-fp32 + tflite-int8 + tflite-dynamic-int8 convert once (XS: 20-65 s each).
+# target of a call, so tflite-fp32 + tflite-int8 + tflite-dynamic-int8 convert once (a conversion takes tens of s).
 _last_conversion: dict = {}
 
 
@@ -122,7 +152,7 @@ def finish(ctx: ExportContext, layout: str, options: dict, notes: list[str] | No
 
 class _LiteRTTarget(Target):
     runtime = "litert"
-    accepted_options = frozenset({"layout"})
+    Options = LiteRtOptions
 
 
 @register_target
@@ -133,30 +163,13 @@ class TfliteFp32(_LiteRTTarget):
     cosine_threshold = 0.99999
 
     def export(self, module: nn.Module, loaded: LoadedModel, sample: torch.Tensor, ctx: ExportContext) -> ExportResult:
-        layout = layout_option(ctx)
+        layout = ctx.options.layout
         content, seconds = convert_fp32(module, sample, layout, ctx)
         (ctx.workdir / PROGRAM_FILE).write_bytes(content)
         return finish(ctx, layout, {"layout": LAYOUTS[layout], "converter": "litert_torch.convert", "convert_seconds": seconds})
 
 
 # ---------------------------------------------------------------- int8 (ai-edge-quantizer on the fp32 flatbuffer)
-
-
-def float_ops_option(ctx: ExportContext) -> list[str]:
-    from ai_edge_quantizer.qtyping import TFLOperationName
-
-    raw = ctx.options.get("float_ops", list(DEFAULT_FLOAT_OPS))
-    items = raw if isinstance(raw, (list, tuple)) else str(raw).replace(";", ",").split(",")
-    names = [str(i).strip().upper() for i in items if str(i).strip()]
-    if names in (["NONE"], ["[]"]):
-        return []
-    known = {op.value for op in TFLOperationName}
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise EdgeExportError(
-            f"float_ops: {', '.join(unknown)} is not a TFLite op ai-edge-quantizer knows: use names like DIV, GELU, RSQRT, or 'none'"
-        )
-    return names
 
 
 def _signature(content: bytes) -> tuple[str, str]:
@@ -238,23 +251,22 @@ class TfliteInt8(_LiteRTTarget):
     name = "tflite-int8"
     description = "TFLite via litert-torch + ai-edge-quantizer static int8 (int8 input; attention normalize chain, DIV and logits float)"
     precision = "int8"
-    # Same rationale as xnnpack-int8: quantization noise on XS gives cosine ~0.999; a broken scale or a
+    # Same rationale as xnnpack-int8: quantization noise stays near cosine 0.999; a broken scale or a
     # mis-quantized op drops it far below 0.98.
     cosine_threshold = 0.98
-    accepted_options = frozenset({"layout", "float_ops", "quantize_attention"})
+    Options = LiteRtInt8Options
 
     def export(self, module: nn.Module, loaded: LoadedModel, sample: torch.Tensor, ctx: ExportContext) -> ExportResult:
         from ai_edge_quantizer.algorithm_manager import AlgorithmName
         from ai_edge_quantizer.qtyping import TFLOperationName
 
         from edge_export.runtimes.litert.inspect import inspect_tflite
-        from edge_export.quantization import attention_quantization, linear_layers_inside
+        from edge_export.quantization import linear_layers_inside
         from edge_export.models.export_form import float_module_types
 
-        layout = layout_option(ctx)
-        float_ops = float_ops_option(ctx)
-        # default none: with linears int8 the tiny random config drops to cosine 0.975 (< 0.98); XS: 0.9988, 4.2 MB
-        attention = attention_quantization(ctx.options, default="none")
+        layout = ctx.options.layout
+        float_ops = list(ctx.options.float_ops)
+        attention = ctx.options.quantize_attention
         kept_modules = float_module_types(loaded) if attention != "all" else []
         int8_children = sorted({n.rsplit(".", 1)[-1] for n in linear_layers_inside(module, kept_modules)})
         content, convert_seconds = convert_fp32(module, sample, layout, ctx)
@@ -306,10 +318,10 @@ class TfliteDynamicInt8(_LiteRTTarget):
     name = "tflite-dynamic-int8"
     description = "TFLite via litert-torch + ai-edge-quantizer dynamic-range int8 (int8 weights, float I/O)"
     precision = "int8"
-    cosine_threshold = 0.98  # as tflite-int8; XS measured cosine_min 0.9992 (activations quantized per inference)
+    cosine_threshold = 0.98  # as tflite-int8 (activations quantized per inference: closer to fp32)
 
     def export(self, module: nn.Module, loaded: LoadedModel, sample: torch.Tensor, ctx: ExportContext) -> ExportResult:
-        layout = layout_option(ctx)
+        layout = ctx.options.layout
         content, convert_seconds = convert_fp32(module, sample, layout, ctx)
         start = time.perf_counter()
         quantized = _quantize(content, "dynamic_wi8_afp32", lambda q: None, None, ctx)

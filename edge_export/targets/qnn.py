@@ -19,15 +19,16 @@ Options (--target-opt KEY=VALUE; soc and qnn_sdk also as --soc / --qnn-sdk):
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Annotated, Any, Optional
 
 import torch
+from pydantic import BeforeValidator
 from torch import nn
 
 from edge_export.artifacts import Delegation
-from edge_export.errors import EdgeExportError
 from edge_export.images import calibration_batches
 from edge_export.models.loaded import LoadedModel
+from edge_export.options import Flag, TargetOptions
 from edge_export.models.export_form import L2NormalizeLastDim
 from edge_export.targets.base import ExportContext, ExportResult, Target
 from edge_export.runtimes.executorch.program import io_specs
@@ -37,34 +38,29 @@ DEFAULT_SOC = "SM8650"
 QNN_BACKEND = "QnnBackend"
 # QNN profile levels (ExecuTorch compile spec): 0 off, 1 basic, 2 detailed (per-op events), 3 optrace.
 # Default detailed: with it an ETDump of a run carries one "<fx node>:OpId_N (cycles)" event per QNN op
-# (at 0 only DELEGATE_CALL). Measured on swiftformer-test SM8650 fp16: same .pte size, bit-identical
-# outputs, 626 bytes differ (compile spec / context). Use profile_level=0 for a deployment build: detailed
-# profiling costs time on a device at every execute.
+# (at 0 only DELEGATE_CALL), with the same outputs (docs/measurements.md "QNN"). Use profile_level=0 for a
+# deployment build: detailed profiling costs time on a device at every execute.
 PROFILE_LEVELS = {"0": 0, "off": 0, "1": 1, "basic": 1, "2": 2, "detailed": 2, "3": 3, "optrace": 3}
 DEFAULT_PROFILE_LEVEL = 2
 QUANT_DTYPES = {"8a8w": "use_8a8w", "16a8w": "use_16a8w", "16a16w": "use_16a16w", "8a4w": "use_8a4w",
                 "16a4w": "use_16a4w"}
 DEFAULT_QUANT_DTYPE = "8a8w"
 # QnnQuantizer's default activation observer is MovingAverageMinMax (averaging constant 0.01): with a few
-# dozen calibration images its ranges barely leave the first image's and later images clip. Fake-quant
-# cosine_min on swiftformer-test, 32 images: moving_average 0.886, minmax 0.986, histogram 0.991 (minmax
-# measured 0.979 on the SM8650 simulator, below the 0.98 bar). Histogram is also xnnpack-int8's default.
+# dozen calibration images its ranges barely leave the first image's and later images clip; histogram keeps
+# the fidelity bar where minmax does not (docs/measurements.md "QNN"). It is also xnnpack-int8's default.
 OBSERVERS = ("histogram", "minmax", "moving_average")
 DEFAULT_OBSERVER = "histogram"
 _FP16_MIN_NORMAL = 2.0**-14
-_FALSE = ("0", "false", "no", "off")
 
 
 class Fp16SafeL2Normalize(nn.Module):
     """L2NormalizeLastDim (v * rsqrt(sum v^2)) with v first divided by max|v| over the same axis.
 
-    The same function (for ||v|| >= ~5e-7, where F.normalize's own eps is 1e-12), but the squares stay in [0, 1] with a sum >= 1, inside fp16's normal
-    range. HTP's fp16 flushes subnormals: for activations below ~8e-3 (random-init SwiftFormers have
-    ~3e-4) every v^2 is subnormal and the plain form lost most of its bits (swiftformer-test on the
-    SM8650 simulator: cosine_min 0.992 plain, 0.999998 with this form). The squares also get a sane
-    range to quantize in int8 (fake-quant cosine 0.77 -> 0.86 on the same model). It costs nothing measurable:
-    SwiftFormer-XS SM8650 fp16 simulator, 1.46 G cycles with it vs 1.65 G plain. Option safe_l2norm=false
-    lowers the plain form.
+    The same function (for ||v|| >= ~5e-7, where F.normalize's own eps is 1e-12), but the squares stay in
+    [0, 1] with a sum >= 1, inside fp16's normal range. HTP's fp16 flushes subnormals: for activations below
+    ~8e-3 every v^2 is subnormal and the plain form loses most of its bits. The squares also get a sane range
+    to quantize in int8, and it costs nothing measurable (docs/measurements.md "QNN"). Option
+    safe_l2norm=false lowers the plain form.
     """
 
     def __init__(self, src: L2NormalizeLastDim):
@@ -90,48 +86,82 @@ def fp16_safe_form(module: nn.Module) -> tuple[nn.Module, int]:
     return out.eval(), swapped
 
 
-def qnn_sdk_for(options: dict[str, Any]):
+def _soc(value) -> str:
+    from edge_export.runtimes.qnn.lowering import list_chipsets
+
+    name = str(value or DEFAULT_SOC).strip().upper()
+    if name not in list_chipsets():
+        raise ValueError(f"unknown --soc {value!r}: choose a QcomChipset from {', '.join(sorted(list_chipsets()))}")
+    return name
+
+
+def _profile_level(value) -> int:
+    text = str(value).strip().lower()
+    if text not in PROFILE_LEVELS:
+        raise ValueError(f"unknown profile_level {text!r}: choose 0/off, 1/basic, 2/detailed or 3/optrace")
+    return PROFILE_LEVELS[text]
+
+
+def _seconds(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"bad timeout {value!r}: give seconds, e.g. timeout=3600") from None
+
+
+def _quant_dtype(value) -> str:
+    name = str(value).strip().lower().removeprefix("use_")
+    if name not in QUANT_DTYPES:
+        raise ValueError(f"unknown quant_dtype {name!r}: choose from {', '.join(QUANT_DTYPES)}")
+    return name
+
+
+def _observer(value) -> str:
+    name = str(value).strip().lower().replace("-", "_")
+    if name not in OBSERVERS:
+        raise ValueError(f"unknown observer {name!r}: choose from {', '.join(OBSERVERS)}")
+    return name
+
+
+class QnnOptions(TargetOptions):
+    soc: Annotated[str, BeforeValidator(_soc)] = DEFAULT_SOC
+    qnn_sdk: Optional[str] = None  # a QAIRT root (else $QNN_SDK_ROOT, else the provisioned host SDK)
+    profile_level: Annotated[int, BeforeValidator(_profile_level)] = DEFAULT_PROFILE_LEVEL
+    etrecord: Flag = True
+    timeout: Annotated[float, BeforeValidator(_seconds)] = 3600.0
+    safe_l2norm: Flag = True
+
+
+class QnnInt8Options(QnnOptions):
+    quant_dtype: Annotated[str, BeforeValidator(_quant_dtype)] = DEFAULT_QUANT_DTYPE
+    observer: Annotated[str, BeforeValidator(_observer)] = DEFAULT_OBSERVER
+    per_channel_linear: Flag = False
+
+
+def qnn_sdk_for(options: QnnOptions):
     """The SDK for these target options: --qnn-sdk (option qnn_sdk) > $QNN_SDK_ROOT > the provisioned one.
 
     Pure file checks (nothing is loaded); a one-line QnnSdkError (an EdgeExportError) says what to set.
     """
     from edge_export.runtimes.qnn import find_qnn_sdk
 
-    explicit = options.get("qnn_sdk")
-    return find_qnn_sdk(str(explicit) if explicit is not None else None)
+    return find_qnn_sdk(QnnOptions.parse(options).qnn_sdk)
 
 
-def soc_of(options: dict[str, Any]) -> tuple[str, str]:
-    """(chipset name, HTP arch) for option soc; one-line error listing the valid names."""
+def soc_of(options: QnnOptions) -> tuple[str, str]:
+    """(chipset name, HTP arch) of option soc."""
     from edge_export.runtimes.qnn.lowering import list_chipsets
 
-    chips = list_chipsets()
-    name = str(options.get("soc") or DEFAULT_SOC).strip().upper()
-    if name not in chips:
-        raise EdgeExportError(f"unknown --soc {options.get('soc')!r}: choose a QcomChipset from {', '.join(sorted(chips))}")
-    return name, chips[name]
-
-
-def profile_level_of(options: dict[str, Any]) -> int:
-    value = str(options.get("profile_level", DEFAULT_PROFILE_LEVEL)).strip().lower()
-    if value not in PROFILE_LEVELS:
-        raise EdgeExportError(f"unknown profile_level {value!r}: choose 0/off, 1/basic, 2/detailed or 3/optrace")
-    return PROFILE_LEVELS[value]
-
-
-def _timeout(options: dict[str, Any]) -> float:
-    try:
-        return float(options.get("timeout", 3600))
-    except ValueError:
-        raise EdgeExportError(f"bad timeout {options.get('timeout')!r}: give seconds, e.g. timeout=3600") from None
+    soc = QnnOptions.parse(options).soc
+    return soc, list_chipsets()[soc]
 
 
 class _QnnTarget(Target):
     runtime = "executorch-qnn"
     experimental = True
-    accepted_options = frozenset({"soc", "qnn_sdk", "profile_level", "etrecord", "timeout", "safe_l2norm"})
+    Options = QnnOptions
 
-    def check_available(self, options: dict[str, Any] | None = None) -> None:
+    def check_available(self, options: QnnOptions | None = None) -> None:
         """With the target options: validate soc, profile level and find the SDK (file checks only).
 
         export() calls this with the target's options before the model loads; _lower() repeats it, so a
@@ -141,18 +171,17 @@ class _QnnTarget(Target):
             return
         self._check(options)
 
-    def _check(self, options: dict[str, Any]):
+    def _check(self, options):
+        options = self.Options.parse(options)
         soc, arch = soc_of(options)
-        level = profile_level_of(options)
-        sdk = qnn_sdk_for(options)
-        return soc, arch, level, sdk
+        return soc, arch, options.profile_level, qnn_sdk_for(options)
 
     def _lower(self, module, loaded: LoadedModel, sample, ctx: ExportContext, precision: str, **kw) -> ExportResult:
         from edge_export.runtimes.qnn.lowering import lower_to_qnn
 
         soc, arch, level, sdk = self._check(ctx.options)
-        etrecord = str(ctx.options.get("etrecord", "true")).lower() not in _FALSE
-        if str(ctx.options.get("safe_l2norm", "true")).lower() in _FALSE:
+        etrecord = ctx.options.etrecord
+        if not ctx.options.safe_l2norm:
             safe, swapped = module, 0
         else:
             safe, swapped = fp16_safe_form(module)
@@ -171,7 +200,7 @@ class _QnnTarget(Target):
         result = lower_to_qnn(
             program, (sample,), ctx.workdir / "model.pte", sdk=sdk, chipset=soc, precision=precision,
             profile_level=level, etrecord_path=ctx.workdir / "model.etrecord" if etrecord else None,
-            timeout=_timeout(ctx.options), **kw,
+            timeout=ctx.options.timeout, **kw,
         )
         ctx.progress(f"lowered in {result.seconds_lower:.1f} s: {result.subgraphs} QNN subgraph(s), "
                      f"{result.fallback_nodes} fallback nodes")
@@ -195,7 +224,7 @@ class _QnnTarget(Target):
             "seconds_lower": round(result.seconds_lower, 2),
             "seconds_child_total": round(result.seconds_total, 2),
         }
-        if ctx.options.get("qnn_sdk") is not None:
+        if ctx.options.qnn_sdk is not None:
             # the runner looks here first, so validation after export uses the SDK the user named
             options["qnn_sdk"] = str(sdk.root)
         if result.seconds_quantize is not None:
@@ -209,10 +238,8 @@ class QnnFp16(_QnnTarget):
     name = "qnn-fp16"
     description = "ExecuTorch .pte, Qualcomm QNN HTP delegate, float16 (--soc, default SM8650; host runs: HTP simulator)"
     precision = "fp16"
-    # Measured on the x86 HTP simulator, 8 photographs: swiftformer-test 64 px cosine_min 0.999997 (SM8650 and
-    # SM8550), SwiftFormer-XS 0.999999 (SM8650); fp16 rounding is ~1e-3 relative per op. 0.999 leaves room for
-    # deeper models and real checkpoints, while a numerical fault lands below it: swiftformer-test with its
-    # L2 normalizations flushed to fp16 subnormals (before Fp16SafeL2Normalize) measured 0.992.
+    # fp16 rounding is ~1e-3 relative per op: 0.999 leaves room for deeper models and real checkpoints, while a
+    # numerical fault (L2 normalizations flushed to fp16 subnormals) lands below it (docs/measurements.md "QNN").
     cosine_threshold = 0.999
 
     def export(self, module: nn.Module, loaded: LoadedModel, sample: torch.Tensor, ctx: ExportContext) -> ExportResult:
@@ -225,29 +252,13 @@ class QnnInt8(_QnnTarget):
     description = ("ExecuTorch .pte, Qualcomm QNN HTP delegate, int8 (QnnQuantizer PT2E, 8a8w, per-channel conv "
                    "weights; --soc; host runs: HTP simulator)")
     precision = "int8"
-    # Same bar as xnnpack-int8: quantization noise stays above it, a broken scale or op falls far below.
-    # Measured (histogram observer, 32 images, SM8650 simulator): swiftformer-test 0.990, SwiftFormer-XS 0.9989;
-    # with QnnQuantizer's default moving-average observer swiftformer-test fake-quant alone is 0.886.
+    # Same bar as xnnpack-int8: quantization noise stays above it, a broken scale or op falls far below
+    # (docs/measurements.md "QNN").
     cosine_threshold = 0.98
-    accepted_options = _QnnTarget.accepted_options | {"quant_dtype", "observer", "per_channel_linear"}
-
-    @staticmethod
-    def _quant_options(options: dict[str, Any]) -> tuple[str, str, bool]:
-        name = str(options.get("quant_dtype", DEFAULT_QUANT_DTYPE)).strip().lower().removeprefix("use_")
-        if name not in QUANT_DTYPES:
-            raise EdgeExportError(f"unknown quant_dtype {name!r}: choose from {', '.join(QUANT_DTYPES)}")
-        observer = str(options.get("observer", DEFAULT_OBSERVER)).strip().lower().replace("-", "_")
-        if observer not in OBSERVERS:
-            raise EdgeExportError(f"unknown observer {observer!r}: choose from {', '.join(OBSERVERS)}")
-        return name, observer, str(options.get("per_channel_linear", "false")).lower() not in _FALSE
-
-    def check_available(self, options: dict[str, Any] | None = None) -> None:
-        if options is not None:
-            self._quant_options(options)  # option mistakes are named before a missing SDK
-        super().check_available(options)
+    Options = QnnInt8Options
 
     def export(self, module: nn.Module, loaded: LoadedModel, sample: torch.Tensor, ctx: ExportContext) -> ExportResult:
-        name, observer, per_channel_linear = self._quant_options(ctx.options)
+        name, observer, per_channel_linear = ctx.options.quant_dtype, ctx.options.observer, ctx.options.per_channel_linear
         self._check(ctx.options)  # a missing SDK fails before calibration work
         calib = calibration_batches(loaded.preprocessing, ctx.calib, ctx.seed)
         ctx.progress(f"quantizing ({name}, {len(calib)} calibration images) and lowering in a child process")
@@ -268,4 +279,5 @@ class QnnInt8(_QnnTarget):
         return result
 
 
-__all__ = ["Fp16SafeL2Normalize", "QnnFp16", "QnnInt8", "fp16_safe_form", "qnn_sdk_for", "soc_of"]
+__all__ = ["Fp16SafeL2Normalize", "QnnFp16", "QnnInt8", "QnnInt8Options", "QnnOptions", "fp16_safe_form", "qnn_sdk_for",
+           "soc_of"]

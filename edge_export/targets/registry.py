@@ -11,6 +11,8 @@ _TARGETS: dict[str, Target] = {}
 def register_target(cls: type[Target]) -> type[Target]:
     if cls.name in _TARGETS:
         raise ValueError(f"target {cls.name} registered twice")
+    if cls.Options.owner != cls.name:  # option errors name the target
+        cls.Options = type(cls.Options.__name__, (cls.Options,), {"owner": cls.name, "__module__": cls.__module__})
     _TARGETS[cls.name] = cls()
     return cls
 

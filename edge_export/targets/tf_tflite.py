@@ -9,18 +9,15 @@ The TF model computes transformers' form of the attention (softmax over a size-1
 computing that form are accepted; the normalize form (original repository / timm) is refused.
 Input is NCHW `pixel_values` [1, 3, S, S] as in transformers (the model transposes inside): no layout option.
 
-TensorFlow runs in a child process (tf_tflite_worker.py): edge_export keeps USE_TF off so transformers
-never imports TF elsewhere, and TF and ai_edge_litert cannot share a process (duplicate protobufs).
+TensorFlow runs in a child process (tf_tflite_worker.py through edge_export.child): edge_export keeps
+USE_TF off so transformers never imports TF elsewhere, and TF and ai_edge_litert cannot share a process
+(duplicate protobufs).
 """
 
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
-import signal
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -69,9 +66,8 @@ class TfTfliteFp32(Target):
     description = "TFLite via transformers' TFSwiftFormer (from_pt) + tf.lite.TFLiteConverter, float32, NCHW input"
     precision = "fp32"
     cosine_threshold = 0.99999
-    accepted_options = frozenset()
 
-    def check_available(self, options: dict | None = None) -> None:
+    def check_available(self, options=None) -> None:
         missing = [m for m in ("tensorflow", "tf_keras") if importlib.util.find_spec(m) is None]
         if missing:
             raise EdgeExportError(
@@ -99,21 +95,16 @@ class TfTfliteFp32(Target):
 
 
 def _run_worker(hf_dir: str, out: Path, image_size: int) -> dict:
-    # transformers' USE_* switches unset = AUTO: TF and torch both available (USE_TORCH=1 would disable TF).
-    env = {k: v for k, v in os.environ.items() if k not in ("USE_TF", "USE_TORCH", "USE_FLAX")}
-    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    from edge_export.child import ChildFailed, call, signal_name
+
+    # transformers' USE_* switches at AUTO: TF and torch both available (USE_TORCH=1 would disable TF).
+    env = {**os.environ, "USE_TF": "AUTO", "USE_TORCH": "AUTO", "USE_FLAX": "0", "TF_CPP_MIN_LOG_LEVEL": "2"}
     try:
-        proc = subprocess.run(
-            [sys.executable, str(WORKER), hf_dir, str(out), str(image_size)],
-            capture_output=True, text=True, env=env, timeout=TIMEOUT_S,
-        )
-    except subprocess.TimeoutExpired:
-        raise ExportFailed(f"tf-tflite-fp32: TensorFlow conversion did not finish in {TIMEOUT_S} s") from None
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-    result = json.loads(lines[-1]) if lines else {}
-    if proc.returncode < 0:
-        raise ExportFailed(f"tf-tflite-fp32: the TensorFlow worker died ({signal.Signals(-proc.returncode).name})")
-    if not result.get("ok"):
-        why = result.get("error") or (proc.stderr.strip().splitlines() or ["no output"])[-1][:200]
-        raise ExportFailed(f"tf-tflite-fp32: TensorFlow conversion failed: {why}")
+        result = call(f"{WORKER}:convert", {"hf_dir": hf_dir, "out": str(out), "image_size": image_size},
+                      what="tf-tflite-fp32: the TensorFlow conversion", env=env, timeout=TIMEOUT_S)
+    except ChildFailed as e:
+        sig = signal_name(e.returncode)
+        if sig:
+            raise ExportFailed(f"tf-tflite-fp32: the TensorFlow worker died ({sig})") from None
+        raise ExportFailed(str(e).replace("the TensorFlow conversion failed", "TensorFlow conversion failed")) from None
     return result

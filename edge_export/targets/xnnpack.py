@@ -7,17 +7,22 @@ from torch import nn
 
 from edge_export.images import calibration_batches
 from edge_export.models.loaded import LoadedModel
+from edge_export.options import Flag, TargetOptions
+from edge_export.quantization import AttentionMode, Observer
 from edge_export.targets.base import ExportContext, ExportResult, Target
-from edge_export.runtimes.executorch.program import delegation_summary, io_specs, save_etrecord, write_program
+from edge_export.runtimes.executorch.program import (
+    delegation_summary,
+    io_specs,
+    lower_to_xnnpack,
+    save_etrecord,
+    write_program,
+)
 from edge_export.targets.registry import register_target
 
 
 def _lower_to_xnnpack(program: torch.export.ExportedProgram, ctx: ExportContext, with_etrecord: bool):
-    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-    from executorch.exir import to_edge_transform_and_lower
-
     ctx.progress("lowering to XNNPACK")
-    edge = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()], generate_etrecord=with_etrecord)
+    edge = lower_to_xnnpack(program, generate_etrecord=with_etrecord)
     delegation = delegation_summary(edge, "XnnpackBackend")
     ctx.progress("serialising program")
     et = edge.to_executorch()
@@ -33,12 +38,21 @@ def _finish(edge, et, delegation, loaded: LoadedModel, sample, ctx: ExportContex
     return ExportResult("model.pte", inputs, outputs, delegation, etrecord_file, options)
 
 
+class XnnpackOptions(TargetOptions):
+    etrecord: Flag = True  # save model.etrecord (maps runtime ops to modules for profiling)
+
+
+class XnnpackInt8Options(XnnpackOptions):
+    observer: Observer = "histogram"
+    quantize_attention: AttentionMode = "linears"
+
+
 class _XnnpackTarget(Target):
     runtime = "executorch"
-    accepted_options = frozenset({"etrecord"})
+    Options = XnnpackOptions
 
     def _etrecord(self, ctx: ExportContext) -> bool:
-        return str(ctx.options.get("etrecord", "true")).lower() not in ("0", "false", "no")
+        return ctx.options.etrecord
 
 
 @register_target
@@ -60,10 +74,10 @@ class XnnpackInt8(_XnnpackTarget):
     name = "xnnpack-int8"
     description = "ExecuTorch .pte, XNNPACK delegate, int8 static PT2E (per-channel weights, per-tensor activations)"
     precision = "int8"
-    # Quantization noise on SwiftFormer-XS gives cosine ~0.999 (README "Tolerances"); a broken scale or a
+    # Quantization noise stays near cosine 0.999 (README "Tolerances"); a broken scale or a
     # mis-quantized op drops it far below 0.98, so 0.98 separates "quantized" from "wrong".
     cosine_threshold = 0.98
-    accepted_options = frozenset({"etrecord", "observer", "quantize_attention"})
+    Options = XnnpackInt8Options
 
     def export(self, module: nn.Module, loaded: LoadedModel, sample: torch.Tensor, ctx: ExportContext) -> ExportResult:
         from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
@@ -73,16 +87,11 @@ class XnnpackInt8(_XnnpackTarget):
 
         from edge_export.quantization import quantize_pt2e
 
-        from edge_export.quantization import (
-            attention_quantization,
-            linear_layers_inside,
-            with_activation_observer,
-            with_int8_linears,
-        )
+        from edge_export.quantization import linear_layers_inside, with_activation_observer, with_int8_linears
         from edge_export.models.export_form import float_module_types
 
-        observer = str(ctx.options.get("observer", "histogram"))
-        attention = attention_quantization(ctx.options)
+        observer = ctx.options.observer
+        attention = ctx.options.quantize_attention
         config = with_activation_observer(get_symmetric_quantization_config(is_per_channel=True), observer)
         quantizer = XNNPACKQuantizer().set_global(config)
         kept_float = float_module_types(loaded) if attention != "all" else []

@@ -24,7 +24,7 @@ REWRITE_HEAD_POOL = "head pool as avg_pool2d over the whole map; the final Batch
 REWRITE_FOLD_SCALES = "layer scales folded into the 1x1 conv / linear before them; MLP BatchNorm folded into fc1"
 # Why fold every BatchNorm that has no conv before it (XNNPACK/PT2E fuse conv->BN themselves): a graph left with
 # any batch_norm makes torchao's convert_pt2e run its QAT conv-BN folding, which torch.exports 96 pattern graphs
-# (~30 s for XS, 20 s even for the tiny config) on a PTQ model that has nothing to fold.
+# on a PTQ model that has nothing to fold (docs/measurements.md "Export form").
 
 
 class ExportAdditiveAttention(nn.Module):
@@ -43,7 +43,7 @@ class ExportAdditiveAttention(nn.Module):
     def static_int8_linears(self) -> list[str]:
         """Children an int8 recipe may quantize statically while this module stays float. Not to_query: its
         output drives the token scores (query @ w_g, normalized over tokens), and a per-tensor int8 query
-        moves them (tiny config cosine 0.97 -> 0.87); to_key, the projection and final cost nothing measurable."""
+        moves them; to_key, the projection and final cost nothing measurable (docs/measurements.md)."""
         return ["to_key", self.proj_name, "final"]
 
     def forward(self, x):
@@ -60,8 +60,8 @@ class ExportAdditiveAttention(nn.Module):
 
 def _global_avg_pool(x: torch.Tensor) -> torch.Tensor:
     """[B, C, H, W] -> [B, C] as avg_pool2d over the whole map, not mean(): XNNPACKQuantizer gives mean() its
-    input's quantization parameters (pooled features quantized on the activation map's wider range: XS-test
-    int8 cosine 0.98 -> 0.96) but leaves avg_pool2d float, so the head gets its own, finer input scale."""
+    input's quantization parameters (pooled features quantized on the activation map's wider range) but leaves
+    avg_pool2d float, so the head gets its own, finer input scale (docs/measurements.md "Export form")."""
     return F.avg_pool2d(x, kernel_size=(int(x.shape[-2]), int(x.shape[-1]))).flatten(1)
 
 

@@ -15,21 +15,11 @@ class ExecuTorchRuntime(Runtime):
     name = "executorch"
     description = "ExecuTorch's runtime (executorch.runtime on the host, executor_runner on a device)"
     process_global_threads = True  # XNNPACK's pool is process-global; a loaded method keeps its pool size
-    profilers = ("host", "adb")
-
-    def open_runner(self, artifact_dir, manifest, threads, **kw):
-        from edge_export.runtimes.executorch.runner import ExecuTorchRunner
-
-        return ExecuTorchRunner(artifact_dir, manifest, threads, **kw)
-
-    def collect(self, where, request):
-        if where == "host":
-            from edge_export.runtimes.executorch.host_collector import collect
-        elif where == "adb":
-            from edge_export.runtimes.executorch.adb_collector import collect
-        else:
-            return super().collect(where, request)
-        return collect(request)
+    runner = "edge_export.runtimes.executorch.runner:ExecuTorchRunner"
+    profilers = {
+        "host": "edge_export.runtimes.executorch.host_collector",
+        "adb": "edge_export.runtimes.executorch.adb_collector",
+    }
 
     def check_numeric_gap(self, artifact_dir: Path, manifest) -> None:
         backend = manifest.delegation.backend if manifest.delegation else None

@@ -25,15 +25,15 @@ from __future__ import annotations
 
 import re
 import tempfile
-from importlib import metadata
 from pathlib import Path
 
-import numpy as np
-
 from edge_export.artifacts import check_program_file
-from edge_export.errors import EdgeExportError
 from edge_export.devices import adb_common as common
-from edge_export.profile.schema import Profile, Provenance, Stats
+from edge_export.errors import EdgeExportError
+from edge_export.profile.schema import Profile
+from edge_export.profile.template import build_profile, program_input
+from edge_export.runtimes.executorch.host_collector import rows_from_etdump
+from edge_export.versions import package_version
 
 RUNNER_ENV = "EDGE_EXPORT_EXECUTOR_RUNNER"
 RUNNER_HOW = ("build ExecuTorch's examples/portable/executor_runner for Android arm64 with the event tracer "
@@ -46,14 +46,6 @@ _LOADED_RX = re.compile(r"Model loaded in ([0-9.]+) ms")
 _UNKNOWN_FLAG_RX = re.compile(r"unknown command line flag '([^']+)'")
 
 
-def _program_input(manifest) -> tuple[np.ndarray, str]:
-    from edge_export.images import validation_batch
-    from edge_export.runtimes.base import to_program_input
-
-    names, batch = validation_batch(manifest.preprocessing, 1)
-    return np.ascontiguousarray(to_program_input(batch.numpy(), manifest.inputs[0])), names[0]
-
-
 def parse_runner_log(text: str) -> tuple[list[float], float | None]:
     """Per-execution wall times (ms, in order) and the load time (ms) from executor_runner's log."""
     iters = sorted((int(m.group(1)), float(m.group(3))) for m in _ITER_RX.finditer(text))
@@ -61,27 +53,48 @@ def parse_runner_log(text: str) -> tuple[list[float], float | None]:
     return [ms for _, ms in iters], (float(load.group(1)) if load else None)
 
 
-def _rows(artifact_dir: Path, manifest, etdump: Path, skip_runs: int):
-    from edge_export.runtimes.executorch.host_collector import rows_from_etdump
+def _run_runner(dev, runner: Path, flags: dict[str, str], rdir: str, notes: list[str]):
+    """executor_runner with `flags`; a flag an older runner does not know (optional ones) is dropped, said in
+    `notes`, and the run repeated. Its ShellResult, or one line on failure."""
+    while True:
+        res = common.run_on_device(dev, ["./executor_runner"] + [f"--{k}={v}" for k, v in flags.items()],
+                                   rdir, RUN_TIMEOUT_S, "executor_runner")
+        unknown = _UNKNOWN_FLAG_RX.search(res.output)
+        if res.status != 0 and unknown and unknown.group(1) in _OPTIONAL_FLAGS and unknown.group(1) in flags:
+            flags.pop(unknown.group(1))
+            notes.append(f"this executor_runner has no --{unknown.group(1)} flag: "
+                         + ("threads were its default" if unknown.group(1) == "cpu_threads"
+                            else "it ran on its default input (all ones), not the validation image"))
+            continue
+        break
+    if res.status != 0:
+        if unknown and unknown.group(1) == "etdump_path":
+            raise EdgeExportError(f"{runner} was built without the event tracer (no --etdump_path): {RUNNER_HOW}")
+        raise EdgeExportError(f"executor_runner failed on {dev.serial} (exit status {res.status}): "
+                              f"{common.tail(res.output)}")
+    return res
 
-    out = rows_from_etdump(artifact_dir, manifest, etdump, skip_runs)
-    if len(out) == 3:  # (rows, latency_ms, notes)
-        return out[0], list(out[2])
-    rows, notes = out
-    return rows, list(notes)
+
+def _pull_etdump(dev, remote: str, local: Path, log: str, rdir: str, keep: bool) -> None:
+    """The runner's ETDump to `local`, then the device's files removed (unless `keep`)."""
+    if not dev.exists(remote):
+        raise EdgeExportError(f"executor_runner on {dev.serial} wrote no ETDump at {remote}: {RUNNER_HOW} "
+                              f"(its log ends: {common.tail(log, 3)})")
+    dev.pull(remote, local)
+    common.cleanup(dev, rdir, keep)
+    if local.stat().st_size == 0:
+        raise EdgeExportError(f"the ETDump pulled from {dev.serial} is empty: re-run the profile")
 
 
 def collect(req) -> Profile:
     manifest = req.manifest
     opts = dict(req.options or {})
-    if manifest.runtime != "executorch":
-        raise EdgeExportError(f"{manifest.target} is a {manifest.runtime} artifact, not ExecuTorch")
     model = check_program_file(req.artifact_dir, manifest)
     runner = common.tool_path(opts, "executor_runner", RUNNER_ENV, "executor_runner", RUNNER_HOW)
     keep = common.flag(opts.get("keep_remote"))
     dev = common.device_for(req)
     device_info = dev.info()
-    x, image = _program_input(manifest)
+    x, image = program_input(manifest)
     warm = max(req.warmup, 1)  # as on the host: the first execution is never measured
     n_exec = warm + req.runs
 
@@ -102,38 +115,17 @@ def collect(req) -> Profile:
         flags = {"model_path": r_model, "inputs": r_input, "num_executions": str(n_exec), "etdump_path": r_etdump,
                  "cpu_threads": str(req.threads)}
         req.progress(f"executor_runner, {warm} warm-up + {req.runs} executions, {req.threads} thread(s)")
-        while True:
-            res = common.run_on_device(dev, ["./executor_runner"] + [f"--{k}={v}" for k, v in flags.items()],
-                                       rdir, RUN_TIMEOUT_S, "executor_runner")
-            unknown = _UNKNOWN_FLAG_RX.search(res.output)
-            if res.status != 0 and unknown and unknown.group(1) in _OPTIONAL_FLAGS and unknown.group(1) in flags:
-                flags.pop(unknown.group(1))
-                notes.append(f"this executor_runner has no --{unknown.group(1)} flag: "
-                             + ("threads were its default" if unknown.group(1) == "cpu_threads"
-                                else "it ran on its default input (all ones), not the validation image"))
-                continue
-            break
-        if res.status != 0:
-            if unknown and unknown.group(1) == "etdump_path":
-                raise EdgeExportError(f"{runner} was built without the event tracer (no --etdump_path): {RUNNER_HOW}")
-            raise EdgeExportError(f"executor_runner failed on {dev.serial} (exit status {res.status}): "
-                                  f"{common.tail(res.output)}")
+        res = _run_runner(dev, runner, flags, rdir, notes)
         iters, load_ms = parse_runner_log(res.output)
         local_etdump = tmp / "run.etdump"
         req.progress("pulling the ETDump")
-        if not dev.exists(r_etdump):
-            raise EdgeExportError(f"executor_runner on {dev.serial} wrote no ETDump at {r_etdump}: {RUNNER_HOW} "
-                                  f"(its log ends: {common.tail(res.output, 3)})")
-        dev.pull(r_etdump, local_etdump)
-        common.cleanup(dev, rdir, keep)
-        if local_etdump.stat().st_size == 0:
-            raise EdgeExportError(f"the ETDump pulled from {dev.serial} is empty: re-run the profile")
+        _pull_etdump(dev, r_etdump, local_etdump, res.output, rdir, keep)
         req.progress("attributing operator events to modules")
         with common.ATTRIBUTION_LOCK:
-            rows, more = _rows(req.artifact_dir, manifest, local_etdump, warm)
+            rows, more = rows_from_etdump(req.artifact_dir, manifest, local_etdump, warm)
         notes += more
         if not iters:
-            from edge_export.attribution.xnnpack import read_etdump_profile
+            from edge_export.attribution.etdump import read_etdump_profile
 
             times = read_etdump_profile(local_etdump).method_times
             iters = [times[r] / 1e6 for r in sorted(times)]
@@ -147,20 +139,13 @@ def collect(req) -> Profile:
     notes.insert(0, f"ran on {dev.serial} ({device_info.get('model', '?')}, {device_info.get('soc', '?')}) with "
                     f"{runner.name} over adb; whole-run latency = the runner's per-iteration wall time around "
                     "Method::execute with ETDump op profiling on")
-    try:
-        rt_version = metadata.version("executorch")
-    except metadata.PackageNotFoundError:
-        rt_version = None
-    prov = Provenance(
-        where=f"adb:{dev.serial}", device=device_info, runtime="executorch", runtime_version=rt_version,
-        collector="executor_runner-etdump", model_id=manifest.model_id, target=manifest.target,
-        artifact_sha256=manifest.file_sha256, threads=req.threads, runs=len(measured), warmup=warm,
-        collected_at=common.now_iso(),
+    return build_profile(
+        req, where=f"adb:{dev.serial}", device=device_info, runtime_version=package_version("executorch"),
+        collector="executor_runner-etdump", runs=len(measured),
+        warmup=warm, latency_ms=measured, load_ms=load_ms, first_run_ms=iters[0], rows=rows, notes=notes,
         options={"runner": str(runner), "input": f"image:{image}" if "inputs" in flags else "ones",
                  "runtime_version_note": "version of the host's executorch package; the runner's is not reported"},
     )
-    return Profile(provenance=prov, latency_ms=measured, latency=Stats.of(measured), load_ms=load_ms,
-                   first_run_ms=iters[0], rows=rows, notes=notes)
 
 
 __all__ = ["collect", "parse_runner_log"]

@@ -47,35 +47,29 @@ def _is_qdq(node) -> bool:
     return node.op == "call_function" and str(node.target).startswith(_QDQ_PREFIX)
 
 
-def instrumented_program(artifact_dir: Path, manifest: Manifest, hooks: ReferenceHooks, threads: int,
-                        sample: torch.Tensor, progress: Callable[[str], None]) -> Instrumented:
-    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+def _exported_program(etrecord_path: Path, hooks: ReferenceHooks):
+    """The ETRecord's exported program (what export lowered), with the buffers serialising dropped."""
     from executorch.devtools.etrecord import parse_etrecord
-    from executorch.exir import to_edge_transform_and_lower
-    from executorch.runtime import Runtime
 
-    from edge_export.runtimes.executorch.runner import load_executorch_program, set_executorch_threads
-    from edge_export.runtimes.executorch.program import delegation_summary
-
-    etrecord_path = Path(artifact_dir) / manifest.etrecord_file
-    progress("reading the ETRecord")
     try:
-        etrecord = parse_etrecord(str(etrecord_path))
-        ep = etrecord.exported_program
+        ep = parse_etrecord(str(etrecord_path)).exported_program
     except Exception as e:  # noqa: BLE001 - any parse failure is a bad file
         raise EdgeExportError(f"{etrecord_path} is not a readable ETRecord ({type(e).__name__}): re-export the artifact") from None
     if ep is None:
         raise EdgeExportError(f"{etrecord_path} holds no exported program: re-export the artifact with this edge-export")
-    # Serialising the ETRecord drops non-persistent buffers (measured: the rewritten l2-normalize's `ones`);
-    # they are module state computed in __init__, so the export form's own copies are the ones exported.
+    # Serialising the ETRecord drops non-persistent buffers (the rewritten l2-normalize's `ones`); they are
+    # module state computed in __init__, so the export form's own copies are the ones exported.
     buffers = dict(hooks.root.named_buffers())
     for name in ep.graph_signature.non_persistent_buffers:
         if name not in ep.constants:
             if name not in buffers:
                 raise EdgeExportError(f"{etrecord_path} lacks buffer {name!r} and the PyTorch model has none: re-export")
             ep.constants[name] = buffers[name]
-    gm = ep.module()
-    nodes = list(gm.graph.nodes)
+    return ep
+
+
+def _values(nodes: list) -> list[Value]:
+    """Every non-Q/DQ value of the graph with the module that computed it and who reads it."""
     position = {n: i for i, n in enumerate(nodes)}
 
     def consumers(n) -> list[int]:
@@ -104,11 +98,15 @@ def instrumented_program(artifact_dir: Path, manifest: Manifest, hooks: Referenc
             if (u in owner and _target_name(n).split(".")[0] in _FUSING_PRODUCERS
                     and _target_name(u).split(".")[0] in _FUSED_INTO_PRODUCER):
                 owner[n] = owner[u]
-    values = [Value(position[n], position[n], owner[n], consumers(n), shape(n))
-              for n in nodes if n.op == "call_function" and not _is_qdq(n)]
-    sel = select_outputs(values, hooks, channels_last=False)
+    return [Value(position[n], position[n], owner[n], consumers(n), shape(n))
+            for n in nodes if n.op == "call_function" and not _is_qdq(n)]
+
+
+def _expose(gm, nodes: list, exposed: list[tuple[str, Value]]) -> tuple[list, list, int]:
+    """Make each exposed value a program output - for an int8 one, the int8 tensor of its quantize node, which
+    is what the next layer reads. (nodes added, their (scale, zero point) or None, original output count)."""
     exposed_nodes, quant = [], []
-    for _, v in sel.exposed:
+    for _, v in exposed:
         n = nodes[v.key]
         q = next((u for u in n.users if str(u.target) == "quantized_decomposed.quantize_per_tensor.default"), None)
         if q is not None and isinstance(q.args[1], float) and isinstance(q.args[2], int):
@@ -123,10 +121,24 @@ def instrumented_program(artifact_dir: Path, manifest: Manifest, hooks: Referenc
     out_node.args = (tuple(original + exposed_nodes),)
     gm.graph.set_codegen(torch.fx.graph.CodeGen())
     gm.recompile()
+    return exposed_nodes, quant, len(original)
+
+
+def instrumented_program(artifact_dir: Path, manifest: Manifest, hooks: ReferenceHooks, threads: int,
+                         sample: torch.Tensor, progress: Callable[[str], None]) -> Instrumented:
+    from executorch.runtime import Runtime
+
+    from edge_export.runtimes.executorch.program import delegation_summary, lower_to_xnnpack
+    from edge_export.runtimes.executorch.runner import load_executorch_program, set_executorch_threads
+
+    progress("reading the ETRecord")
+    gm = _exported_program(Path(artifact_dir) / manifest.etrecord_file, hooks).module()
+    nodes = list(gm.graph.nodes)
+    sel = select_outputs(_values(nodes), hooks, channels_last=False)
+    exposed_nodes, quant, n_orig = _expose(gm, nodes, sel.exposed)
     progress(f"lowering the program again with {len(exposed_nodes)} module outputs (XNNPACK, as exported)")
     try:
-        program = torch.export.export(gm, (sample,), strict=False)
-        edge = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
+        edge = lower_to_xnnpack(torch.export.export(gm, (sample,), strict=False))
         delegation = delegation_summary(edge, "XnnpackBackend")
         buffer = edge.to_executorch().buffer
     except Exception as e:  # noqa: BLE001
@@ -134,12 +146,11 @@ def instrumented_program(artifact_dir: Path, manifest: Manifest, hooks: Referenc
             f"could not lower the instrumented program of {artifact_dir} ({type(e).__name__}: {str(e)[:160]})"
         ) from None
     set_executorch_threads(threads)
-    # The runtime reads the program from `buffer` without copying it (measured: freeing it corrupts the
-    # outputs' metadata), so the buffer and the Program objects are kept alive with the Instrumented.
+    # The runtime reads the program from `buffer` without copying it (freeing it corrupts the outputs'
+    # metadata), so the buffer and the Program objects are kept alive with the Instrumented.
     instrumented = Runtime.get().load_program(buffer)
     method = instrumented.load_method("forward")
     shipped_program, shipped = load_executorch_program(program_path(artifact_dir, manifest))
-    n_orig = len(original)
     keys = [v.key for _, v in sel.exposed]
     diffs: list[float] = []
 

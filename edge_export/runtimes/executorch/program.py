@@ -1,4 +1,4 @@
-"""Pieces every ExecuTorch target shares: tensor specs, delegation summary, writing .pte and ETRecord."""
+"""Pieces every ExecuTorch program shares: tensor specs, XNNPACK lowering, delegation summary, .pte and ETRecord."""
 
 from __future__ import annotations
 
@@ -55,6 +55,14 @@ def _clean(target) -> str:
     """'aten.convolution.default' style names for edge ops and plain names for Python callables."""
     name = str(getattr(target, "_name", None) or getattr(target, "__name__", target))
     return name.replace("aten::", "aten.")
+
+
+def lower_to_xnnpack(program, generate_etrecord: bool = False):
+    """An ExportedProgram lowered to one XNNPACK delegate as every XNNPACK target lowers it (EdgeProgramManager)."""
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+
+    return to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()], generate_etrecord=generate_etrecord)
 
 
 def write_program(executorch_program_manager, path: Path) -> None:

@@ -9,21 +9,11 @@ from edge_export.runtimes.registry import Runtime, register_runtime
 class LiteRtRuntime(Runtime):
     name = "litert"
     description = "LiteRT (ai-edge-litert's Interpreter and C API on the host, benchmark_model on a device)"
-    profilers = ("host", "adb")
-
-    def open_runner(self, artifact_dir, manifest, threads, **kw):
-        from edge_export.runtimes.litert.runner import LiteRTRunner
-
-        return LiteRTRunner(artifact_dir, manifest, threads, **kw)
-
-    def collect(self, where, request):
-        if where == "host":
-            from edge_export.runtimes.litert.host_collector import collect
-        elif where == "adb":
-            from edge_export.runtimes.litert.adb_collector import collect
-        else:
-            return super().collect(where, request)
-        return collect(request)
+    runner = "edge_export.runtimes.litert.runner:LiteRTRunner"
+    profilers = {
+        "host": "edge_export.runtimes.litert.host_collector",
+        "adb": "edge_export.runtimes.litert.adb_collector",
+    }
 
     def check_numeric_gap(self, artifact_dir, manifest) -> None:
         pass  # every .tflite: module outputs are appended to the subgraph outputs
@@ -32,3 +22,16 @@ class LiteRtRuntime(Runtime):
         from edge_export.runtimes.litert.numeric_gap import instrumented_program
 
         return instrumented_program(artifact_dir, manifest, hooks, threads)
+
+
+PROFILE_KERNEL_MODES = ("delegate", "builtin")  # what `profile -o kernel_mode=` takes on host and adb
+
+
+def profile_kernel_mode(options: dict) -> str:
+    """The kernel mode a LiteRT profile asks for (`-o kernel_mode=`), checked; delegate by default."""
+    from edge_export.errors import EdgeExportError
+
+    mode = str(options.get("kernel_mode", "delegate"))
+    if mode not in PROFILE_KERNEL_MODES:
+        raise EdgeExportError(f"kernel_mode must be 'delegate' or 'builtin', got {mode!r}")
+    return mode

@@ -39,13 +39,15 @@ import math
 import re
 import tempfile
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 from edge_export.artifacts import check_program_file
-from edge_export.errors import EdgeExportError
 from edge_export.devices import adb_common as common
-from edge_export.profile.schema import Profile, Provenance, Stats
+from edge_export.errors import EdgeExportError
+from edge_export.profile.schema import Profile, Stats
+from edge_export.profile.template import build_profile
+from edge_export.runtimes.litert import profile_kernel_mode
+from edge_export.versions import package_version
 
 TOOL_ENV = "EDGE_EXPORT_BENCHMARK_MODEL"
 TOOL_HOW = ("build TensorFlow Lite's benchmark_model for Android arm64 "
@@ -229,31 +231,11 @@ def rows_from_csv(op: OpProfile, graph, modules, runs: int, kernel_mode: str):
     return out, notes
 
 
-def collect(req) -> Profile:
-    from edge_export.runtimes.litert.host_collector import _op_modules
-    from edge_export.attribution.tflite import read_tflite_graph
-
-    manifest = req.manifest
-    opts = dict(req.options or {})
-    if manifest.runtime != "litert":
-        raise EdgeExportError(f"{manifest.target} is a {manifest.runtime} artifact, not TFLite")
-    kernel_mode = str(opts.get("kernel_mode", "delegate"))
-    if kernel_mode not in ("delegate", "builtin"):
-        raise EdgeExportError(f"kernel_mode must be 'delegate' or 'builtin', got {kernel_mode!r}")
-    model = check_program_file(req.artifact_dir, manifest)
-    try:
-        graph = read_tflite_graph(model)
-    except ValueError as e:
-        raise EdgeExportError(f"{model}: {e} (re-export the artifact)") from None
-    tool = common.tool_path(opts, "benchmark_model", TOOL_ENV, "benchmark_model", TOOL_HOW)
-    keep = common.flag(opts.get("keep_remote"))
-    dev = common.device_for(req)
-    device_info = dev.info()
-
-    rdir = common.remote_dir(manifest, "tflite")
+def _run_tool(req, dev, tool: Path, model: Path, kernel_mode: str, keep: bool) -> tuple["BenchmarkTimings", str]:
+    """benchmark_model on the device with op profiling to CSV: (its timings, the CSV's text)."""
+    rdir = common.remote_dir(req.manifest, "tflite")
     r_model, r_tool, r_csv = f"{rdir}/{model.name}", f"{rdir}/benchmark_model", f"{rdir}/op_profile.csv"
     with tempfile.TemporaryDirectory(prefix="adb-tflite-") as tmp:
-        tmp = Path(tmp)
         req.progress(f"pushing {model.name} and benchmark_model to {rdir}")
         dev.mkdir(rdir)
         dev.remove(r_csv)
@@ -273,32 +255,18 @@ def collect(req) -> Profile:
         if not dev.exists(r_csv):
             raise EdgeExportError(f"benchmark_model on {dev.serial} wrote no op profile at {r_csv} "
                                   f"(its log ends: {common.tail(res.output, 3)})")
-        local = dev.pull(r_csv, tmp / "op_profile.csv")
+        local = dev.pull(r_csv, Path(tmp) / "op_profile.csv")
         common.cleanup(dev, rdir, keep)
         try:
-            text = local.read_text()
+            return timings, local.read_text()
         except UnicodeDecodeError:
             raise OpProfileError(f"the op profile pulled from {dev.serial} is not text: corrupted") from None
-    op = parse_op_profile_csv(text, f"op profile from {dev.serial}")
-    if op.run_count is not None and op.run_count != timings.count:
-        raise EdgeExportError(f"the op profile covers {op.run_count} runs but benchmark_model reported "
-                              f"{timings.count}: the files do not belong together")
-    if timings.count < req.runs:
-        raise EdgeExportError(f"benchmark_model on {dev.serial} ran {timings.count} of {req.runs} runs "
-                              "(--max_secs reached?): incomplete, nothing was written")
 
-    req.progress("attributing ops to modules")
-    with common.ATTRIBUTION_LOCK:
-        modules, rebuild_error = _op_modules(manifest, graph)
-        rows, notes = rows_from_csv(op, graph, modules, timings.count, kernel_mode)
-    if rebuild_error:
-        notes.append(rebuild_error)
-    latency = Stats(n=timings.count, min=timings.min_us / 1e3, p10=timings.avg_us / 1e3,
-                    median=timings.avg_us / 1e3, p90=timings.avg_us / 1e3, max=timings.max_us / 1e3,
-                    mean=timings.avg_us / 1e3)
+
+def _notes(rows, latency: Stats, timings: "BenchmarkTimings", kernel_mode: str, dev, device_info, tool) -> list[str]:
     op_total = sum(r.stats.mean for r in rows)
     attributed = sum(r.stats.mean for r in rows if r.module_path)
-    notes[:0] = [
+    return [
         f"{100 * attributed / op_total if op_total else 0:.1f} % of op time attributed to modules ({kernel_mode} mode)",
         f"ran on {dev.serial} ({device_info.get('model', '?')}, {device_info.get('soc', '?')}) with {tool.name} over "
         f"adb; {len(rows)} op rows sum to {op_total:.3f} ms = "
@@ -309,19 +277,47 @@ def collect(req) -> Profile:
         f"empty (no per-run values; std {timings.std_us / 1e3 if timings.std_us is not None else float('nan'):.3f} ms)",
         "inputs were benchmark_model's own random data, not the validation image",
     ]
+
+
+def collect(req) -> Profile:
+    from edge_export.attribution.tflite_graph import read_tflite_graph
+    from edge_export.attribution.tflite_names import artifact_op_modules
+
+    manifest = req.manifest
+    opts = dict(req.options or {})
+    kernel_mode = profile_kernel_mode(opts)
+    model = check_program_file(req.artifact_dir, manifest)
     try:
-        rt_version = metadata.version("ai-edge-litert")
-    except metadata.PackageNotFoundError:
-        rt_version = None
-    prov = Provenance(
-        where=f"adb:{dev.serial}", device=device_info, runtime="litert", runtime_version=rt_version,
-        collector="benchmark_model-csv", model_id=manifest.model_id, target=manifest.target,
-        artifact_sha256=manifest.file_sha256, threads=req.threads, runs=timings.count, warmup=req.warmup,
-        collected_at=common.now_iso(),
+        graph = read_tflite_graph(model)
+    except ValueError as e:
+        raise EdgeExportError(f"{model}: {e} (re-export the artifact)") from None
+    tool = common.tool_path(opts, "benchmark_model", TOOL_ENV, "benchmark_model", TOOL_HOW)
+    dev = common.device_for(req)
+    device_info = dev.info()
+    timings, text = _run_tool(req, dev, tool, model, kernel_mode, common.flag(opts.get("keep_remote")))
+    op = parse_op_profile_csv(text, f"op profile from {dev.serial}")
+    if op.run_count is not None and op.run_count != timings.count:
+        raise EdgeExportError(f"the op profile covers {op.run_count} runs but benchmark_model reported "
+                              f"{timings.count}: the files do not belong together")
+    if timings.count < req.runs:
+        raise EdgeExportError(f"benchmark_model on {dev.serial} ran {timings.count} of {req.runs} runs "
+                              "(--max_secs reached?): incomplete, nothing was written")
+    req.progress("attributing ops to modules")
+    with common.ATTRIBUTION_LOCK:
+        modules, rebuild_error = artifact_op_modules(manifest, graph)
+        rows, notes = rows_from_csv(op, graph, modules, timings.count, kernel_mode)
+    if rebuild_error:
+        notes.append(rebuild_error)
+    latency = Stats(n=timings.count, min=timings.min_us / 1e3, p10=timings.avg_us / 1e3,
+                    median=timings.avg_us / 1e3, p90=timings.avg_us / 1e3, max=timings.max_us / 1e3,
+                    mean=timings.avg_us / 1e3)
+    notes[:0] = _notes(rows, latency, timings, kernel_mode, dev, device_info, tool)
+    return build_profile(
+        req, where=f"adb:{dev.serial}", device=device_info, runtime_version=package_version("ai-edge-litert"),
+        collector="benchmark_model-csv", runs=timings.count,
+        latency_ms=[], latency=latency, load_ms=timings.init_us / 1e3 if timings.init_us is not None else None,
+        first_run_ms=timings.first_us / 1e3 if timings.first_us else None, rows=rows, notes=notes,
         options={"kernel_mode": kernel_mode, "tool": str(tool), "input": "random (benchmark_model)",
                  "latency_stats": "mean only: p10/median/p90 = mean; no per-run values",
                  "runtime_version_note": "version of the host's ai-edge-litert package; the tool's is not reported"},
     )
-    return Profile(provenance=prov, latency_ms=[], latency=latency,
-                   load_ms=timings.init_us / 1e3 if timings.init_us is not None else None,
-                   first_run_ms=timings.first_us / 1e3 if timings.first_us else None, rows=rows, notes=notes)

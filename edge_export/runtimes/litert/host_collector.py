@@ -1,7 +1,7 @@
 """TFLite on the host: LiteRT's own profiler (C API of the ai-edge-litert wheel) -> Profile.
 
-The measurement runs in a child process (``python -m edge_export.runtimes.litert.host_collector``) that
-imports only numpy and :mod:`edge_export.runtimes.litert.capi`: its peak RSS is that of a process that loads
+The measurement runs in a child process (:mod:`edge_export.runtimes.litert.profile_child` through
+:mod:`edge_export.child`) that imports only numpy and :mod:`edge_export.runtimes.litert.capi`: its peak RSS is that of a process that loads
 and runs the model (not of this one, which also holds PyTorch), and a crash inside libLiteRt (a
 corrupted file can segfault it) becomes an error message instead of killing the caller.
 
@@ -16,20 +16,20 @@ Kernel modes (``options={"kernel_mode": ...}``):
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import tempfile
 from collections import Counter, defaultdict
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
 from edge_export.artifacts import check_program_file
 from edge_export.errors import EdgeExportError
-from edge_export.profile.schema import OpRow, Profile, Provenance, Stats
+from edge_export.profile.schema import OpRow, Profile, Stats
+from edge_export.attribution.tflite_names import artifact_op_modules
+from edge_export.profile.template import build_profile, program_input
+from edge_export.runtimes.litert import profile_kernel_mode
+from edge_export.versions import package_version
 
 CROSS_CHECK_RUNS = 3
 _CHILD_TIMEOUT_S = 3600
@@ -41,130 +41,28 @@ def _flag(value) -> bool:
     return bool(value)
 
 
-# --------------------------------------------------------------------------------------------
-# Child process: load, run, profile; write plain JSON.
-
-
-def _events_json(profile) -> list[dict]:
-    keep = []
-    for e in profile.events:
-        if e.is_op or (e.kind == "runtime" and e.name == "Invoke"):
-            keep.append({"name": e.name, "kind": e.kind, "op_index": e.op_index, "run": e.run,
-                         "ms": e.elapsed_ms, "seq": e.seq, "subgraph": e.metadata2})
-    return keep
-
-
-def _peak_rss_mb() -> float:
-    """This process's peak RSS. VmHWM belongs to the address space exec created; ru_maxrss would
-    carry over the parent's high-water mark across fork+exec (the parent holds PyTorch)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except (OSError, ValueError, IndexError):
-        pass
-    from edge_export.profile.host_info import peak_rss_mb
-
-    return peak_rss_mb()
-
-
-def _measure(req: dict) -> dict:
-    import time
-
-    from edge_export.runtimes.litert.capi import LiteRtProfiledModel
-
-    x = np.load(req["input"])
-    out: dict = {}
-    t0 = time.perf_counter()
-    with LiteRtProfiledModel(req["model"], threads=req["threads"], kernel_mode=req["kernel_mode"]) as m:
-        out["load_ms"] = (time.perf_counter() - t0) * 1e3
-        warmup = req["warmup"]
-        if warmup >= 1:
-            t0 = time.perf_counter()
-            m.run([x])
-            out["first_run_ms"] = (time.perf_counter() - t0) * 1e3
-            warmup -= 1
-        c0, w0 = time.process_time(), time.perf_counter()
-        p = m.profile([x], runs=req["runs"], warmup=warmup)
-        c1, w1 = time.process_time(), time.perf_counter()
-        # CPU time of all threads vs wall time over the profiled calls: tells whether other
-        # processes took the cores away (per-op medians then exclude the preempted stretches).
-        out["cpu_over_wall"] = (c1 - c0) / max(w1 - w0, 1e-9)
-        if "first_run_ms" not in out:
-            out["first_run_ms"] = p.whole_run_ms[0]
-        out["whole_run_ms"] = p.whole_run_ms
-        out["events"] = _events_json(p)
-        out["input_names"] = [i.name for i in m.inputs]
-    out["peak_rss_mb"] = _peak_rss_mb()
-    if req.get("cross_check_runs"):
-        with LiteRtProfiledModel(req["model"], threads=req["threads"], kernel_mode="builtin") as m:
-            p = m.profile([x], runs=req["cross_check_runs"], warmup=1)
-            out["cross_check"] = {"whole_run_ms": p.whole_run_ms, "events": _events_json(p)}
-    return out
-
-
-def _child_main(argv: list[str]) -> int:
-    from edge_export.runtimes.litert.capi import LiteRtError
-
-    req = json.loads(Path(argv[0]).read_text())
-    try:
-        result = _measure(req)
-    except (LiteRtError, ValueError, OSError) as e:
-        result = {"error": f"{type(e).__name__}: {e}"}
-    Path(req["out"]).write_text(json.dumps(result))
-    return 0 if "error" not in result else 2
-
-
 def _run_child(model: Path, x: np.ndarray, kernel_mode: str, threads: int, runs: int, warmup: int,
                cross_check_runs: int) -> dict:
+    """The measurement in a child (edge_export.runtimes.litert.profile_child, through edge_export.child)."""
+    from edge_export.child import ChildFailed, call, signal_name
+
     with tempfile.TemporaryDirectory(prefix="litert-profile-") as tmp:
-        tmp = Path(tmp)
-        np.save(tmp / "input.npy", x)
-        req = {"model": str(model), "input": str(tmp / "input.npy"), "kernel_mode": kernel_mode,
-               "threads": threads, "runs": runs, "warmup": warmup, "cross_check_runs": cross_check_runs,
-               "out": str(tmp / "result.json")}
-        (tmp / "request.json").write_text(json.dumps(req))
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[3]),
-                                                             os.environ.get("PYTHONPATH", "")])}
-        proc = subprocess.run([sys.executable, "-m", "edge_export.runtimes.litert.host_collector", str(tmp / "request.json")],
-                              capture_output=True, text=True, env=env, timeout=_CHILD_TIMEOUT_S)
-        result_path = tmp / "result.json"
-        if proc.returncode < 0 or not result_path.is_file():
-            tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
-            how = f"signal {-proc.returncode}" if proc.returncode < 0 else f"exit code {proc.returncode}"
-            raise EdgeExportError(f"LiteRT crashed while profiling {model} ({how}); last output:\n{tail}")
-        result = json.loads(result_path.read_text())
-    if "error" in result:
-        raise EdgeExportError(f"LiteRT could not profile {model}: {result['error']}")
-    return result
+        np.save(Path(tmp) / "input.npy", x)
+        req = {"model": str(model), "input": str(Path(tmp) / "input.npy"), "kernel_mode": kernel_mode,
+               "threads": threads, "runs": runs, "warmup": warmup, "cross_check_runs": cross_check_runs}
+        try:
+            return call("edge_export.runtimes.litert.profile_child:measure", req, what=f"profiling {model}",
+                        timeout=_CHILD_TIMEOUT_S)
+        except ChildFailed as e:
+            if e.returncode == 1:  # the measurement raised: LiteRT refused the model or a call
+                raise EdgeExportError(f"LiteRT could not profile {model}: {str(e).split(': ', 1)[-1]}") from None
+            how = f"signal {signal_name(e.returncode)}" if signal_name(e.returncode) else f"exit code {e.returncode}"
+            raise EdgeExportError(f"LiteRT crashed while profiling {model} ({how}): "
+                                  f"{str(e).split(': ', 1)[-1] if ': ' in str(e) else e}") from None
 
 
 # --------------------------------------------------------------------------------------------
 # Events -> rows.
-
-
-def _program_input(manifest) -> tuple[np.ndarray, str]:
-    from edge_export.images import validation_batch
-    from edge_export.runtimes.base import to_program_input
-
-    names, batch = validation_batch(manifest.preprocessing, 1)
-    return to_program_input(batch.numpy(), manifest.inputs[0]), names[0]
-
-
-def _op_modules(manifest, graph):
-    """Module of each TFLite op, or (None, why) for all when the PyTorch model cannot be rebuilt."""
-    from edge_export.attribution.tflite import OpModule, op_modules
-
-    try:
-        from edge_export.models import load_from_source
-        from edge_export.models.export_form import export_form
-
-        root, _ = export_form(load_from_source(manifest.source))
-    except Exception as e:  # noqa: BLE001 - any failure to rebuild leaves the profile unattributed
-        why = f"the PyTorch model could not be rebuilt from the manifest's source ({type(e).__name__}: {e})"
-        return [OpModule(None, why) for _ in graph.ops], why
-    return op_modules(graph, root), None
 
 
 def _stats(per_run: dict[int, float], runs: int) -> Stats:
@@ -234,7 +132,8 @@ def _run_sequence(events: list[dict], graph, run: int) -> tuple[list[tuple], Cou
 def _delegate_rows(events: list[dict], graph, modules, runs: int) -> tuple[list[OpRow], list[str]]:
     """One row per operator of the run, in execution order: XNNPACK operators aligned to TFLite ops,
     plus any op left to builtin kernels (exact)."""
-    from edge_export.attribution.tflite import align_xnn_to_tflite, execution_order
+    from edge_export.attribution.tflite import align_xnn_to_tflite
+    from edge_export.attribution.tflite_graph import execution_order
 
     notes: list[str] = []
     seq, foreign = _run_sequence(events, graph, 0)
@@ -319,28 +218,23 @@ def _cross_check_notes(rows: list[OpRow], builtin_rows: list[OpRow], builtin_ms:
 
 
 def collect(req) -> Profile:
-    from importlib.metadata import PackageNotFoundError, version
-
-    from edge_export.profile.host_info import host_device
-    from edge_export.attribution.tflite import read_tflite_graph
+    from edge_export.attribution.tflite_graph import read_tflite_graph
 
     manifest = req.manifest
     opts = dict(req.options or {})
-    kernel_mode = str(opts.get("kernel_mode", "delegate"))
-    if kernel_mode not in ("delegate", "builtin"):
-        raise EdgeExportError(f"kernel_mode must be 'delegate' or 'builtin', got {kernel_mode!r}")
+    kernel_mode = profile_kernel_mode(opts)
     cross_check = kernel_mode == "delegate" and _flag(opts.get("cross_check", True))
     model = check_program_file(req.artifact_dir, manifest)
     try:
         graph = read_tflite_graph(model)
     except ValueError as e:
         raise EdgeExportError(f"{model}: {e} (re-export the artifact)") from None
-    x, image = _program_input(manifest)
+    x, image = program_input(manifest)
 
     req.progress(f"profiling {model.name} with LiteRT ({kernel_mode}, {req.threads} threads, {req.runs} runs)")
     res = _run_child(model, x, kernel_mode, req.threads, req.runs, req.warmup, CROSS_CHECK_RUNS if cross_check else 0)
     req.progress("attributing ops to modules")
-    modules, rebuild_error = _op_modules(manifest, graph)
+    modules, rebuild_error = artifact_op_modules(manifest, graph)
     runs = len(res["whole_run_ms"])
     if kernel_mode == "delegate":
         rows, notes = _delegate_rows(res["events"], graph, modules, runs)
@@ -376,23 +270,11 @@ def collect(req) -> Profile:
     notes.insert(0, f"{100 * (share['exact'] + share['aligned']):.1f} % of op time attributed to modules "
                     f"({kernel_mode} mode: {100 * share['aligned']:.1f} % aligned XNNPACK operators, "
                     f"{100 * share['exact']:.1f} % exact builtin-kernel ops)")
-    try:
-        rt_version = version("ai-edge-litert")
-    except PackageNotFoundError:
-        rt_version = None
-    prov = Provenance(
-        where="host", device=host_device(), runtime="litert",
-        runtime_version=rt_version, collector="litert-capi", model_id=manifest.model_id, target=manifest.target,
-        artifact_sha256=manifest.file_sha256, threads=req.threads, runs=runs, warmup=req.warmup,
-        collected_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    return build_profile(
+        req, runtime_version=package_version("ai-edge-litert"), collector="litert-capi", runs=runs,
+        latency_ms=res["whole_run_ms"], latency=latency, load_ms=res["load_ms"], first_run_ms=res["first_run_ms"],
+        peak_rss_mb=res["peak_rss_mb"], rows=rows, notes=notes,
         options={"kernel_mode": kernel_mode, "input": f"image:{image}", "cross_check": str(cross_check).lower(),
                  **({"cpu_per_wall": f"{cpu:.2f}"} if cpu is not None else {})},
     )
-    return Profile(
-        provenance=prov, latency_ms=res["whole_run_ms"], latency=latency, load_ms=res["load_ms"],
-        first_run_ms=res["first_run_ms"], peak_rss_mb=res["peak_rss_mb"], rows=rows, notes=notes,
-    )
 
-
-if __name__ == "__main__":
-    sys.exit(_child_main(sys.argv[1:]))

@@ -5,13 +5,11 @@ in an Interpreter with the default XNNPACK delegate; each DELEGATE node it adds 
 boundary tensors, and walking producers back from its outputs to its inputs yields exactly the original
 ops that partition replaced. Everything else runs on TFLite's builtin kernels.
 
-    python -m edge_export.runtimes.litert.inspect model.tflite [--json]
+    edge-export inspect model.tflite [--json]
 """
 
 from __future__ import annotations
 
-import json
-import sys
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -133,23 +131,3 @@ def inspect_tflite(path: Path) -> TfliteInspection:
         outputs=[_tensor_dict(d) for d in interp.get_output_details()],
         ops=ops, partitions=len(delegates),
     )
-
-
-def main(argv: list[str]) -> int:
-    from edge_export.errors import EdgeExportError
-
-    args = [a for a in argv if a != "--json"]
-    if len(args) != 1:
-        print("usage: python -m edge_export.runtimes.litert.inspect MODEL.tflite [--json]", file=sys.stderr)
-        return 2
-    try:
-        info = inspect_tflite(Path(args[0]))
-    except EdgeExportError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
-    print(json.dumps(info.to_json(), indent=1) if "--json" in argv else info.table())
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -29,26 +29,11 @@ from edge_export.profile.numeric_gap import (
 from edge_export.versions import package_version
 
 
-def instrumented_program(artifact_dir: Path, manifest: Manifest, hooks: ReferenceHooks, threads: int) -> Instrumented:
-    """The shipped .tflite with its module-output tensors appended to its subgraph outputs (module docstring)."""
-    import flatbuffers
-    from ai_edge_litert import schema_py_generated as S
+def _values(graph, sg, hooks: ReferenceHooks, graph_outputs: list[int]) -> list[Value]:
+    """Every tensor an op computes, with the module its name resolves to and who reads it."""
+    from edge_export.attribution.tflite_names import ModulePathResolver, keras_scope_path, tensor_locations
 
-    from edge_export.runtimes.base import to_program_input
-    from edge_export.runtimes.litert.runner import check_tflite_file, load_interpreter
-    from edge_export.attribution.tflite import ModulePathResolver, keras_scope_path, read_tflite_graph, tensor_locations
-
-    path = program_path(artifact_dir, manifest)
-    check_tflite_file(path)
-    try:
-        graph = read_tflite_graph(path)
-    except ValueError as e:
-        raise EdgeExportError(f"{e}: re-export the artifact") from None
     resolver = ModulePathResolver(hooks.root)
-    data = path.read_bytes()
-    model = S.ModelT.InitFromPackedBuf(data, 0)
-    sg = model.subgraphs[graph.subgraph]
-    graph_outputs = [int(t) for t in sg.outputs]
 
     def owner(name: str) -> str | None:
         paths = []
@@ -76,20 +61,25 @@ def instrumented_program(artifact_dir: Path, manifest: Manifest, hooks: Referenc
         for t, name, shape in zip([t for t in op.output_ids if t >= 0], op.outputs, op.output_shapes):
             consumers = list(readers.get(t, ())) + ([GRAPH_OUTPUT] if t in graph_outputs else [])
             values.append(Value(t, op.index, owner(name), consumers, tuple(shape), fused))
-    sel = select_outputs(values, hooks, channels_last=True)
-    extra = [v.key for _, v in sel.exposed if v.key not in graph_outputs]
-    sg.outputs = np.array(graph_outputs + extra, dtype=np.int32)
+    return values
+
+
+def _repacked(model, data: bytes) -> bytes:
+    """The (edited) model as a flatbuffer, weights stored after the shipped flatbuffer inlined (they would
+    point past the end of the repacked one: the XS quantized model has them)."""
+    import flatbuffers
+
     for buf in model.buffers or []:
-        # Weights stored after the flatbuffer (offset/size, as the XS quantized model has them) would
-        # point past the end of the repacked flatbuffer: inline them.
         offset, size = int(getattr(buf, "offset", 0) or 0), int(getattr(buf, "size", 0) or 0)
         if offset > 1:
             buf.data = np.frombuffer(data, dtype=np.uint8, count=size, offset=offset)
             buf.offset, buf.size = 0, 0
     builder = flatbuffers.Builder(max(1024, len(data) + (1 << 16)))
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    content = bytes(builder.Output())
+    return bytes(builder.Output())
 
+
+def _interpreter(content: bytes, path: Path, threads: int, outputs: list[int]):
     from ai_edge_litert.interpreter import Interpreter
 
     try:
@@ -98,26 +88,52 @@ def instrumented_program(artifact_dir: Path, manifest: Manifest, hooks: Referenc
     except (ValueError, RuntimeError) as e:
         msg = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
         raise EdgeExportError(f"LiteRT cannot load {path} with its module outputs exposed ({msg})") from None
+    if {int(d["index"]) for d in interp.get_output_details()} != set(outputs):
+        raise EdgeExportError(f"LiteRT did not expose the requested tensors of {path} as outputs")
+    return interp
+
+
+def _dequantized(interp, d) -> np.ndarray:
+    q = d.get("quantization_parameters") or {}
+    return dequantize(interp.get_tensor(d["index"]), q.get("scales"), q.get("zero_points"),
+                      int(q.get("quantized_dimension", 0)))
+
+
+def instrumented_program(artifact_dir: Path, manifest: Manifest, hooks: ReferenceHooks, threads: int) -> Instrumented:
+    """The shipped .tflite with its module-output tensors appended to its subgraph outputs (module docstring)."""
+    from ai_edge_litert import schema_py_generated as S
+
+    from edge_export.attribution.tflite_graph import read_tflite_graph
+    from edge_export.runtimes.base import to_program_input
+    from edge_export.runtimes.litert.runner import check_tflite_file, load_interpreter
+
+    path = program_path(artifact_dir, manifest)
+    check_tflite_file(path)
+    try:
+        graph = read_tflite_graph(path)
+    except ValueError as e:
+        raise EdgeExportError(f"{e}: re-export the artifact") from None
+    data = path.read_bytes()
+    model = S.ModelT.InitFromPackedBuf(data, 0)
+    sg = model.subgraphs[graph.subgraph]
+    graph_outputs = [int(t) for t in sg.outputs]
+    sel = select_outputs(_values(graph, sg, hooks, graph_outputs), hooks, channels_last=True)
+    extra = [v.key for _, v in sel.exposed if v.key not in graph_outputs]
+    sg.outputs = np.array(graph_outputs + extra, dtype=np.int32)
+    interp = _interpreter(_repacked(model, data), path, threads, graph_outputs + extra)
     inp = interp.get_input_details()[0]
     details = {int(d["index"]): d for d in interp.get_output_details()}
-    if set(details) != set(graph_outputs + extra):
-        raise EdgeExportError(f"LiteRT did not expose the requested tensors of {path} as outputs")
     shipped = load_interpreter(path, int(threads), xnnpack=True)
     s_in, s_out = shipped.get_input_details()[0], shipped.get_output_details()[0]
     out_key = int(s_out["index"])
     spec = manifest.inputs[0]
-
-    def read(d) -> np.ndarray:
-        q = d.get("quantization_parameters") or {}
-        return dequantize(interp.get_tensor(d["index"]), q.get("scales"), q.get("zero_points"), int(q.get("quantized_dimension", 0)))
-
     diffs: list[float] = []
 
     def run(x_nchw: np.ndarray):
         x = to_program_input(x_nchw, spec)
         interp.set_tensor(inp["index"], x)
         interp.invoke()
-        got = {k: read(d) for k, d in details.items()}
+        got = {k: _dequantized(interp, d) for k, d in details.items()}
         shipped.set_tensor(s_in["index"], x)
         shipped.invoke()
         ref_q = s_out.get("quantization_parameters") or {}

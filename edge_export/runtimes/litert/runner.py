@@ -3,22 +3,16 @@
 Threads are always explicit: the Interpreter's num_threads=None silently means 1.
 
 Bad files: the Python Interpreter verifies the flatbuffer before building the graph (truncated or
-garbage files raise "not a valid Flatbuffer buffer"; measured on truncations at 0-99 % and 40 random
-byte corruptions of a real model: no crash), but the C/C++ `FromFile` paths skip that check and can
+garbage files raise "not a valid Flatbuffer buffer"; docs/measurements.md "Runtimes"), but the C/C++ `FromFile` paths skip that check and can
 crash, so the "TFL3" file identifier is checked here first and every loader error becomes one line.
 
-`python -m edge_export.runtimes.litert.runner smoke MODEL INPUTS.npy` is the child side of `smoke_run`:
-it invokes a model on real inputs in a separate process, so a kernel that aborts or segfaults fails an
-export with the op named instead of killing it.
+`smoke_run` invokes a model on real inputs in a child process (`smoke` there, through edge_export.child),
+so a kernel that aborts or segfaults fails an export with the op named instead of killing it.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import signal
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -131,51 +125,42 @@ class LiteRTRunner(Runner):
 
 def smoke_run(model: Path, inputs: np.ndarray, what: str = "the model", timeout: float = 900) -> dict:
     """Invoke `model` on each inputs[i] (program layout and dtype, no batch dim), with XNNPACK and with builtin
-    kernels, in a child process. Returns {"runs": n}; raises ExportFailed naming the op that failed."""
+    kernels, in a child process (edge_export.child). Returns {"runs": n}; raises ExportFailed naming the op that
+    failed, or the signal when the runtime crashed without naming one."""
+    from edge_export.child import ChildFailed, call, signal_name
+
     with tempfile.TemporaryDirectory(prefix="litert-smoke-") as tmp:
         npy = Path(tmp) / "inputs.npy"
         np.save(npy, np.ascontiguousarray(inputs))
         try:
-            proc = subprocess.run(
-                [sys.executable, "-m", "edge_export.runtimes.litert.runner", "smoke", str(model), str(npy)],
-                capture_output=True, text=True, timeout=timeout,
-            )
-        except subprocess.TimeoutExpired:
-            raise ExportFailed(f"{what} did not finish {2 * len(inputs)} runs in {timeout:.0f} s") from None
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-    result = json.loads(lines[-1]) if lines else None
-    if proc.returncode < 0:
-        sig = signal.Signals(-proc.returncode).name
-        raise ExportFailed(f"{what} crashed the LiteRT interpreter ({sig}) on a calibration image: the runtime named no op")
-    if result is None:
-        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1][:200]
-        raise ExportFailed(f"the LiteRT smoke run of {what} failed: {tail}")
-    if not result.get("ok"):
+            result = call("edge_export.runtimes.litert.runner:smoke", {"model": str(model), "inputs": str(npy)},
+                          what=f"the LiteRT smoke run of {what}", timeout=timeout)
+        except ChildFailed as e:
+            sig = signal_name(e.returncode)
+            if sig:
+                raise ExportFailed(f"{what} crashed the LiteRT interpreter ({sig}) on a calibration image: "
+                                   "the runtime named no op") from None
+            if "timed out" in str(e):
+                raise ExportFailed(f"{what} did not finish {2 * len(inputs)} runs in {timeout:.0f} s") from None
+            raise ExportFailed(str(e)) from None
+    if result.get("failure"):
+        f = result["failure"]
         raise ExportFailed(
-            f"{what} fails at run time with {result['kernels']} kernels on calibration image {result['image']}: "
-            f"{failure_text(result)}"
+            f"{what} fails at run time with {f['kernels']} kernels on calibration image {f['image']}: {failure_text(f)}"
         )
     return result
 
 
-def _smoke_main(model: str, npy: str) -> int:
-    inputs = np.load(npy)
+def smoke(request: dict) -> dict:
+    """Child side of smoke_run: {"runs": n}, or {"failure": {kernels, image, op_index, op, tensor, message}}."""
+    inputs = np.load(request["inputs"])
     for kernels, xnnpack in (("XNNPACK", True), ("builtin", False)):
-        interpreter = load_interpreter(Path(model), 1, xnnpack)
+        interpreter = load_interpreter(Path(request["model"]), 1, xnnpack)
         detail = interpreter.get_input_details()[0]
         for i, x in enumerate(inputs):
             interpreter.set_tensor(detail["index"], x[None])
             try:
                 interpreter.invoke()
             except RuntimeError as e:
-                print(json.dumps({"ok": False, "kernels": kernels, "image": i, **describe_invoke_error(interpreter, e)}))
-                return 1
-    print(json.dumps({"ok": True, "runs": 2 * len(inputs)}))
-    return 0
-
-
-if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "smoke":
-        sys.exit(_smoke_main(sys.argv[2], sys.argv[3]))
-    print("usage: python -m edge_export.runtimes.litert.runner smoke MODEL.tflite INPUTS.npy", file=sys.stderr)
-    sys.exit(2)
+                return {"failure": {"kernels": kernels, "image": i, **describe_invoke_error(interpreter, e)}}
+    return {"runs": 2 * len(inputs)}

@@ -88,19 +88,8 @@ from edge_export.runtimes.registry import Runtime, register_runtime  # noqa: E40
 class QnnRuntime(Runtime):
     name = "executorch-qnn"
     description = "ExecuTorch with Qualcomm's QNN delegate (on this x86 host: QNN's HTP simulator)"
-    profilers = ("host",)
-
-    def open_runner(self, artifact_dir, manifest, threads, **kw):
-        from edge_export.runtimes.qnn.runner import QnnRunner
-
-        return QnnRunner(artifact_dir, manifest, threads, **kw)
-
-    def collect(self, where, request):
-        if where != "host":
-            return super().collect(where, request)
-        from edge_export.runtimes.qnn.host_collector import collect
-
-        return collect(request)
+    runner = "edge_export.runtimes.qnn.runner:QnnRunner"
+    profilers = {"host": "edge_export.runtimes.qnn.host_collector"}
 
     def check_numeric_gap(self, artifact_dir, manifest) -> None:
         from edge_export.errors import EdgeExportError

@@ -14,18 +14,15 @@ from __future__ import annotations
 import re
 import tempfile
 import time
-from collections import defaultdict
-from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 
 from edge_export.artifacts import Manifest
 from edge_export.errors import EdgeExportError
-from edge_export.images import validation_batch
-from edge_export.runtimes.base import to_program_input
-from edge_export.profile.host_info import host_device
+from edge_export.profile.etdump_rows import rows_from_etdump as _etdump_rows
 from edge_export.profile.op_kinds import op_kind
-from edge_export.profile.schema import OpRow, Profile, Provenance, Stats
+from edge_export.profile.schema import OpRow, Profile, Stats
+from edge_export.profile.template import build_profile, program_input
+from edge_export.versions import package_version
 
 COLLECTOR = "qnn-htp-simulator-etdump"
 ACCEL_CYCLES = "Accelerator (execute) time (cycles)"
@@ -47,44 +44,16 @@ def node_module_map(etrecord_path: Path) -> dict[str, str]:
     return out
 
 
-def rows_from_etdump(
-    artifact_dir: Path, manifest: Manifest, etdump_path: Path, skip_runs: int
-) -> tuple[list[OpRow], list[str]]:
-    from edge_export.attribution.xnnpack import read_etdump_profile
+class _Scaling:
+    """How op cycles became ms, over all runs (for the notes)."""
 
-    notes: list[str] = []
-    try:
-        prof = read_etdump_profile(etdump_path)
-    except Exception as e:
-        raise EdgeExportError(f"{etdump_path} is not a readable ETDump ({type(e).__name__}): re-run the profile") from None
-    # one QNN delegate call per run for these programs; several are kept apart by (chain, instruction)
-    per_call: dict[tuple[int, int], list[list[tuple[str, float]]]] = defaultdict(list)
-    for r in prof.delegate_runs:
-        if r.run_index >= skip_runs:
-            per_call[(r.chain_index, r.instruction_id)].append(r.events)
-    if not any(any(_OP.match(n) for n, _ in evs) for runs in per_call.values() for evs in runs):
-        raise EdgeExportError(
-            "the ETDump has no per-op QNN cycle events: re-export the artifact with profile_level=2 (detailed)"
-        )
+    def __init__(self):
+        self.scaled_runs = self.raw_runs = 0
+        self.ratios: list[float] = []
 
-    modules: dict[str, str] | None = None
-    etrecord = Path(artifact_dir) / manifest.etrecord_file if manifest.etrecord_file else None
-    if etrecord is None or not etrecord.is_file():
-        notes.append("no ETRecord in the artifact (exported with etrecord=false?): rows are not attributed to modules")
-    else:
-        try:
-            modules = node_module_map(etrecord)
-        except Exception as e:  # attribution must never lose the measurement
-            notes.append(f"module attribution failed ({type(e).__name__}: {str(e)[:120]}): rows unattributed")
-
-    scaled_runs = raw_runs = 0
-    ratios: list[float] = []
-    rows: list[OpRow] = []
-    index = 0
-    for key in sorted(per_call):
-        runs = per_call[key]
-        names = [n for n, _ in runs[0] if _OP.match(n)]
-        values: list[list[float]] = []  # per run, per op: ms (scaled) or Mcycles (raw)
+    def per_run_values(self, runs, names) -> list[list[float]]:
+        """Per run (that ran exactly `names`), per op: ms (scaled to the run's accelerator time) or Mcycles."""
+        values = []
         for evs in runs:
             ops = [(n, v) for n, v in evs if _OP.match(n)]
             if [n for n, _ in ops] != names:
@@ -93,44 +62,80 @@ def rows_from_etdump(
             total = sum(v for _, v in ops)
             if other.get(ACCEL_US) and total > 0:
                 scale = other[ACCEL_US] / 1e3 / total
-                scaled_runs += 1
+                self.scaled_runs += 1
                 if other.get(ACCEL_CYCLES):
-                    ratios.append(total / other[ACCEL_CYCLES])
+                    self.ratios.append(total / other[ACCEL_CYCLES])
             else:
                 scale = 1e-6
-                raw_runs += 1
+                self.raw_runs += 1
             values.append([v * scale for _, v in ops])
-        for k, name in enumerate(names):
-            node = _OP.match(name).group("node")
-            mod = modules.get(node) if modules is not None else None
-            if modules is None:
-                reason = "no ETRecord attribution"
-            elif mod is None:
-                reason = f"{node} is not a node of the ETRecord's edge program (QNN-inserted layout op?)"
-            elif mod == "":
-                reason = "op in the root module's own forward (no submodule)"
-            else:
-                reason = "FX node name in the QNN event -> nn_module_stack"
-            path = mod or None
-            rows.append(OpRow(
-                name=name, kind=op_kind(node), index=index, stats=Stats.of(v[k] for v in values),
-                module_path=path, attribution="exact" if path else "unattributed", reason=reason,
-                delegate="QnnBackend",
-            ))
-            index += 1
-    if scaled_runs and not raw_runs:
-        notes.append(
-            "op rows: simulated HTP cycles of each run scaled so they sum to that run's 'Accelerator (execute) time "
-            "(us)' on the simulator (ms of simulated accelerator time, not device latency)"
-            + (f"; op cycles / accelerator cycles = {min(ratios):.4f}..{max(ratios):.4f}" if ratios else "")
-        )
-    elif raw_runs and not scaled_runs:
-        notes.append("op rows are simulated HTP cycles in millions (stored as 'ms'), NOT milliseconds")
+        return values
+
+    def note(self) -> str:
+        if self.scaled_runs and not self.raw_runs:
+            return ("op rows: simulated HTP cycles of each run scaled so they sum to that run's 'Accelerator (execute) "
+                    "time (us)' on the simulator (ms of simulated accelerator time, not device latency)"
+                    + (f"; op cycles / accelerator cycles = {min(self.ratios):.4f}..{max(self.ratios):.4f}"
+                       if self.ratios else ""))
+        if self.raw_runs and not self.scaled_runs:
+            return "op rows are simulated HTP cycles in millions (stored as 'ms'), NOT milliseconds"
+        return (f"op rows mix scaled ms ({self.scaled_runs} runs) and raw Mcycles ({self.raw_runs} runs without "
+                f"'{ACCEL_US}'): compare them with care")
+
+
+def _module_map(artifact_dir: Path, manifest: Manifest, notes: list[str]) -> dict[str, str] | None:
+    etrecord = Path(artifact_dir) / manifest.etrecord_file if manifest.etrecord_file else None
+    if etrecord is None or not etrecord.is_file():
+        notes.append("no ETRecord in the artifact (exported with etrecord=false?): rows are not attributed to modules")
+        return None
+    try:
+        return node_module_map(etrecord)
+    except Exception as e:  # attribution must never lose the measurement
+        notes.append(f"module attribution failed ({type(e).__name__}: {str(e)[:120]}): rows unattributed")
+        return None
+
+
+def _row(name: str, values: list[float], modules: dict[str, str] | None) -> OpRow:
+    node = _OP.match(name).group("node")
+    mod = modules.get(node) if modules is not None else None
+    if modules is None:
+        reason = "no ETRecord attribution"
+    elif mod is None:
+        reason = f"{node} is not a node of the ETRecord's edge program (QNN-inserted layout op?)"
+    elif mod == "":
+        reason = "op in the root module's own forward (no submodule)"
     else:
-        notes.append(
-            f"op rows mix scaled ms ({scaled_runs} runs) and raw Mcycles ({raw_runs} runs without "
-            f"'{ACCEL_US}'): compare them with care"
+        reason = "FX node name in the QNN event -> nn_module_stack"
+    path = mod or None
+    return OpRow(name=name, kind=op_kind(node), stats=Stats.of(values), module_path=path,
+                 attribution="exact" if path else "unattributed", reason=reason, delegate="QnnBackend")
+
+
+def rows_from_etdump(
+    artifact_dir: Path, manifest: Manifest, etdump_path: Path, skip_runs: int
+) -> tuple[list[OpRow], list[str]]:
+    notes: list[str] = []
+    scaling = _Scaling()
+    modules: dict[str, str] | None = None
+    seen_ops = False
+
+    def delegate_rows(key, runs):
+        nonlocal modules, seen_ops
+        names = [n for n, _ in runs[0] if _OP.match(n)]
+        if not names:
+            return []
+        if not seen_ops:
+            seen_ops = True
+            modules = _module_map(artifact_dir, manifest, notes)
+        values = scaling.per_run_values(runs, names)
+        return [_row(name, [v[k] for v in values], modules) for k, name in enumerate(names)]
+
+    rows = _etdump_rows(etdump_path, skip_runs, delegate_rows)
+    if not seen_ops:
+        raise EdgeExportError(
+            "the ETDump has no per-op QNN cycle events: re-export the artifact with profile_level=2 (detailed)"
         )
+    notes.append(scaling.note())
     return rows, notes
 
 
@@ -143,8 +148,7 @@ def collect(req) -> Profile:
     runner = QnnRunner(req.artifact_dir, manifest, req.threads, enable_etdump=True, qnn_sdk=opts.get("qnn_sdk"))
     try:
         load_ms = (time.perf_counter() - t) * 1e3
-        _, batch = validation_batch(manifest.preprocessing, 1)
-        x = to_program_input(batch.numpy(), manifest.inputs[0])
+        x = program_input(manifest)[0]
         warmup = max(req.warmup, 1)
         req.progress(f"{warmup} warm-up + {req.runs} runs on the QNN HTP simulator (not device latency)")
         runner.run_raw([x])
@@ -164,19 +168,11 @@ def collect(req) -> Profile:
     finally:
         runner.close()
     to = manifest.target_options
-    prov = Provenance(
-        where="host", device=host_device(), runtime="executorch-qnn",
-        runtime_version=metadata.version("executorch"), collector=COLLECTOR, simulator=True,
-        model_id=manifest.model_id, target=manifest.target, artifact_sha256=manifest.file_sha256,
-        threads=req.threads, runs=req.runs, warmup=warmup,
-        collected_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        options={k: str(v) for k, v in {
-            "soc": to.get("soc"), "htp_arch": to.get("htp_arch"), "profile_level": to.get("profile_level"),
-            "qairt_version": getattr(sdk, "qairt_version", None) or to.get("qairt_version"),
-        }.items() if v is not None},
-    )
     notes.insert(0, "QNN HTP simulator on an x86 host: latency_ms is simulator wall time per run, not device latency")
-    return Profile(
-        provenance=prov, latency_ms=times, latency=Stats.of(times), load_ms=load_ms, first_run_ms=first_ms,
-        rows=rows, notes=notes,  # no peak_rss_mb: the program runs in the runner's child process
+    return build_profile(
+        req, runtime_version=package_version("executorch"), collector=COLLECTOR,
+        simulator=True, warmup=warmup, latency_ms=times, load_ms=load_ms, first_run_ms=first_ms, rows=rows,
+        notes=notes,  # no peak_rss_mb: the program runs in the runner's child process
+        options={"soc": to.get("soc"), "htp_arch": to.get("htp_arch"), "profile_level": to.get("profile_level"),
+                 "qairt_version": getattr(sdk, "qairt_version", None) or to.get("qairt_version")},
     )

@@ -138,18 +138,7 @@ def _provision_into(root: Path, say: Progress, wheel: str | Path | None) -> dict
 
     lib_dir = root / HOST_LIB_SUBDIR
     htp = lib_dir / "libQnnHtp.so"
-    build = read_build_id(htp)
-    if build is None:
-        raise QnnSdkError(
-            f"{wheel_path.name}: libQnnHtp.so has no QAIRT build id, an unknown layout: "
-            f"use a QAIRT install via QNN_SDK_ROOT instead"
-        )
-    major, minor = (int(x) for x in build.split(".")[:2])
-    if major != 2 or minor not in ACCEPTED_QAIRT_MINORS:
-        raise QnnSdkError(
-            f"{wheel_path.name} bundles QAIRT {build}, not the 2.4x/2.5x libraries this setup knows: "
-            f"use a QAIRT install via QNN_SDK_ROOT instead"
-        )
+    build = _known_build(htp, wheel_path.name)
     say(f"QAIRT {build}: checking the HTP device config layout in a child process")
 
     t = time.perf_counter()
@@ -162,19 +151,7 @@ def _provision_into(root: Path, say: Progress, wheel: str | Path | None) -> dict
         say("the bundled library accepts ExecuTorch's device config layout: no shim needed")
     elif raw.get("device_create_rc") == ERROR_DEVICE_INVALID_CONFIG:
         say("the bundled library reads the newer device config layout: building the compat shim with gcc")
-        real = lib_dir / REAL_HTP_NAME
-        htp.rename(real)
-        t = time.perf_counter()
-        compiler = build_shim(htp)
-        seconds["shim_build"] = time.perf_counter() - t
-        t = time.perf_counter()
-        shim_test = _self_test(htp, "the compat shim", {ENV_SHIM_REAL: str(real)})
-        seconds["self_test_shim"] = time.perf_counter() - t
-        if shim_test.get("device_create_rc") != 0:
-            raise QnnSdkError(
-                f"QAIRT {build}: the compat shim did not fix device creation "
-                f"(error {shim_test.get('device_create_rc')}), an unknown layout: use QAIRT 2.37 via QNN_SDK_ROOT"
-            )
+        shim_test, compiler = _install_shim(htp, build, seconds)
         uses_shim = True
         files = [str(HOST_LIB_SUBDIR / REAL_HTP_NAME) if f == str(HOST_LIB_SUBDIR / "libQnnHtp.so") else f
                  for f in files] + [str(HOST_LIB_SUBDIR / "libQnnHtp.so")]
@@ -207,6 +184,42 @@ def _provision_into(root: Path, say: Progress, wheel: str | Path | None) -> dict
     }
     (root / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1) + "\n")
     return manifest
+
+
+def _known_build(htp: Path, wheel_name: str) -> str:
+    """The QAIRT build id of the extracted libQnnHtp.so, if it is one this setup knows."""
+    build = read_build_id(htp)
+    if build is None:
+        raise QnnSdkError(
+            f"{wheel_name}: libQnnHtp.so has no QAIRT build id, an unknown layout: "
+            f"use a QAIRT install via QNN_SDK_ROOT instead"
+        )
+    major, minor = (int(x) for x in build.split(".")[:2])
+    if major != 2 or minor not in ACCEPTED_QAIRT_MINORS:
+        raise QnnSdkError(
+            f"{wheel_name} bundles QAIRT {build}, not the 2.4x/2.5x libraries this setup knows: "
+            f"use a QAIRT install via QNN_SDK_ROOT instead"
+        )
+    return build
+
+
+def _install_shim(htp: Path, build: str, seconds: dict[str, float]) -> tuple[dict, str]:
+    """Put the compat shim in libQnnHtp.so's place (the real library beside it) and prove it creates a
+    device; returns (the shim's self-test, the compiler that built it)."""
+    real = htp.parent / REAL_HTP_NAME
+    htp.rename(real)
+    t = time.perf_counter()
+    compiler = build_shim(htp)
+    seconds["shim_build"] = time.perf_counter() - t
+    t = time.perf_counter()
+    shim_test = _self_test(htp, "the compat shim", {ENV_SHIM_REAL: str(real)})
+    seconds["self_test_shim"] = time.perf_counter() - t
+    if shim_test.get("device_create_rc") != 0:
+        raise QnnSdkError(
+            f"QAIRT {build}: the compat shim did not fix device creation "
+            f"(error {shim_test.get('device_create_rc')}), an unknown layout: use QAIRT 2.37 via QNN_SDK_ROOT"
+        )
+    return shim_test, compiler
 
 
 def _self_test(lib: Path, what: str, extra_env: dict[str, str] | None = None) -> dict:
@@ -350,26 +363,3 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m edge_export.runtimes.qnn.provision [DEST] [--wheel W] [--force]` (until the CLI has `qnn-sdk setup`)."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m edge_export.runtimes.qnn.provision", description=__doc__.split("\n")[0])
-    parser.add_argument("dest", nargs="?", default=None, help=f"target directory (default {default_sdk_home()})")
-    parser.add_argument("--wheel", default=None, help="a downloaded onnxruntime-qnn wheel (skips pip download)")
-    parser.add_argument("--force", action="store_true", help="provision again even if complete")
-    args = parser.parse_args(argv)
-    try:
-        sdk = setup_host_sdk(args.dest, progress=lambda m: print(m, file=sys.stderr), wheel=args.wheel,
-                             force=args.force)
-    except QnnSdkError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(sdk.root)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

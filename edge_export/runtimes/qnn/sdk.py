@@ -15,14 +15,13 @@ import json
 import mmap
 import os
 import re
-import signal
 import subprocess
-import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from edge_export.errors import EdgeExportError, ExportFailed
+from edge_export.child import ChildFailed, child_env, run_process
+from edge_export.errors import EdgeExportError
 
 HOST_LIB_SUBDIR = Path("lib") / "x86_64-linux-clang"
 REQUIRED_LIBS = ("libQnnHtp.so", "libQnnSystem.so")
@@ -47,13 +46,8 @@ class QnnSdkError(EdgeExportError, ValueError):
     """No usable QNN SDK. The message is one line: the problem and the fix."""
 
 
-class QnnWorkerError(ExportFailed):
+class QnnWorkerError(ChildFailed):
     """A child process that loads QNN failed or crashed. The message is one line; `log` has the rest."""
-
-    def __init__(self, message: str, *, returncode: int | None = None, log: str = ""):
-        super().__init__(message)
-        self.returncode = returncode
-        self.log = log
 
 
 @dataclass(frozen=True)
@@ -252,17 +246,7 @@ def qnn_subprocess_env(sdk: QnnSdk, base: Mapping[str, str] | None = None) -> di
         env[ENV_SHIM_REAL] = str(sdk.lib_dir / REAL_HTP_NAME)
     else:
         env.pop(ENV_SHIM_REAL, None)
-    return with_package_on_pythonpath(env)
-
-
-def with_package_on_pythonpath(env: dict[str, str]) -> dict[str, str]:
-    """Let a child `python -m edge_export...` import this package even from an uninstalled checkout."""
-    package_parent = str(Path(__file__).resolve().parents[3])
-    py_path = env.get("PYTHONPATH", "")
-    if package_parent not in py_path.split(os.pathsep):
-        env["PYTHONPATH"] = os.pathsep.join([package_parent] + ([py_path] if py_path else []))
-    env.setdefault("PYTHONUNBUFFERED", "1")
-    return env
+    return child_env(env)
 
 
 def run_in_qnn_env(
@@ -283,62 +267,5 @@ def run_in_qnn_env(
     env = qnn_subprocess_env(sdk)
     if extra_env:
         env.update(extra_env)
-    try:
-        proc = subprocess.run(
-            list(argv),
-            cwd=str(cwd),
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired as exc:
-        out = exc.stdout or ""
-        if isinstance(out, bytes):
-            out = out.decode(errors="replace")
-        raise QnnWorkerError(f"{what} timed out after {timeout:.0f} s", log=out) from None
-    if proc.returncode == 0:
-        return proc
-    reason = _exit_reason(proc.returncode)
-    last = _last_error_line(proc.stdout)
-    raise QnnWorkerError(
-        f"{what} {reason} with {sdk.describe()}" + (f": {last}" if last else ""),
-        returncode=proc.returncode,
-        log=proc.stdout,
-    )
-
-
-def _exit_reason(code: int) -> str:
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        return f"was killed by {name} (a crash inside the QNN libraries?)"
-    if code == 134:
-        return "aborted (exit 134, a C++ assertion inside ExecuTorch/QNN)"
-    return f"failed (exit {code})"
-
-
-_ERROR_LINE_RE = re.compile(r"(Error|ERROR|Exception|error:|\<E\>|Traceback)")
-
-
-def _last_error_line(log: str) -> str:
-    """The most telling line of a worker log, trimmed to one line."""
-    lines = [ln.strip() for ln in log.splitlines() if ln.strip()]
-    # A Python exception's final line is the best summary; else the last QNN/ExecuTorch error line.
-    for ln in reversed(lines):
-        if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Failed)\b.*:", ln) or ln.startswith("edge_export."):
-            return ln[:400]
-    for ln in reversed(lines):
-        if _ERROR_LINE_RE.search(ln) and "unexpected GraphHtpSettings option" not in ln:
-            return ln[:400]
-    return lines[-1][:400] if lines else ""
-
-
-def python_argv(module: str, *args: str) -> list[str]:
-    """argv running `python -m module args...` with this interpreter."""
-    return [sys.executable, "-m", module, *args]
+    return run_process(argv, what=what, cwd=cwd, env=env, timeout=timeout, failed=QnnWorkerError,
+                       detail=f" with {sdk.describe()}", ignore=("unexpected GraphHtpSettings option",))

@@ -6,9 +6,10 @@ directly. Nothing here measures: every number is read from the file and shown wi
 
 from __future__ import annotations
 
-import html
 import json
 from pathlib import Path
+
+from edge_export.report.dashboard.html import esc as _esc, fig_html
 
 BENCH_SCHEMA = "edge-export-bench/1"
 BENCH_NAME = "bench.json"
@@ -25,10 +26,6 @@ def is_bench_file(path: Path) -> bool:
 def bench_files_in(d: Path) -> list[Path]:
     """bench.json files written by the suite in folder d (d/bench/bench.json or d/bench.json)."""
     return [p for p in (Path(d) / "bench" / BENCH_NAME, Path(d) / BENCH_NAME) if p.is_file() and is_bench_file(p)]
-
-
-def _esc(x) -> str:
-    return html.escape(str(x))
 
 
 def _f(v, spec: str = ".2f") -> str:
@@ -69,7 +66,7 @@ def _goals(bench: dict) -> str:
             + "".join(rows) + "</table>")
 
 
-def _figures(bench: dict, fig_html, prefix: str) -> tuple[str, list[str]]:
+def _figures(bench: dict, prefix: str) -> tuple[str, list[str]]:
     """Per thread count: median latency per model and contestant (grouped bars), and % of the GEMM peak."""
     import plotly.graph_objects as go
 
@@ -112,8 +109,8 @@ def _figures(bench: dict, fig_html, prefix: str) -> tuple[str, list[str]]:
     return "".join(parts), ids
 
 
-def bench_section(benches: list[tuple[Path, dict]], fig_html) -> tuple[str, list[str]]:
-    """HTML for every bench.json found, and the ids of its plotly figures. fig_html(fig, div_id) -> html."""
+def bench_section(benches: list[tuple[Path, dict]]) -> tuple[str, list[str]]:
+    """HTML for every bench.json found, and the ids of its plotly figures."""
     if not benches:
         return ("<p class='note'>No benchmark results (run <code>make bench</code>: it writes "
                 "<code>OUT/bench/bench.json</code>, which the dashboard of OUT shows here).</p>"), []
@@ -121,7 +118,7 @@ def bench_section(benches: list[tuple[Path, dict]], fig_html) -> tuple[str, list
     for i, (path, b) in enumerate(benches, 1):
         h, load, cfg = b.get("host", {}), b.get("load", {}), b.get("config", {})
         peak = "; ".join(f"{t} thread(s) {p['gflops_median']:.1f} GFLOP/s median" for t, p in (b.get("gemm_peak") or {}).items())
-        figs, fig_ids = _figures(b, fig_html, f"bench{i}")
+        figs, fig_ids = _figures(b, f"bench{i}")
         ids += fig_ids
         notes = "".join(f"<li>{_esc(n)}</li>" for n in b.get("notes", []))
         kernel = (f"<h3>Kernel check (benchmarks/igemm_kernel.py)</h3><pre class='small'>{_esc(b['kernel_check_md'])}</pre>"

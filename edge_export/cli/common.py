@@ -1,0 +1,49 @@
+"""What every command shares: the consoles, one-line errors, KEY=VALUE options and the progress spinner."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from edge_export.errors import EdgeExportError
+
+console = Console()
+err = Console(stderr=True)
+
+
+def fail(e: EdgeExportError) -> None:
+    """One line on stderr, the error's exit code (2 for bad input), no traceback."""
+    err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+    raise typer.Exit(e.exit_code)
+
+
+def parse_opts(pairs: list[str] | None, what: str) -> dict[str, str]:
+    out = {}
+    for p in pairs or []:
+        if "=" not in p:
+            raise EdgeExportError(f"bad {what} {p!r}: write KEY=VALUE")
+        k, v = p.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+class Progress:
+    """Spinner with the current step; each finished step is printed with its elapsed time."""
+
+    def __init__(self):
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.p = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True)
+        self.task = None
+
+    def __enter__(self):
+        self.p.__enter__()
+        self.task = self.p.add_task("starting", total=None)
+        return self
+
+    def __call__(self, msg: str) -> None:
+        self.p.console.print(f"[dim]{msg}[/]", highlight=False)
+        self.p.update(self.task, description=msg)
+
+    def __exit__(self, *exc):
+        self.p.__exit__(*exc)

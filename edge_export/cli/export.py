@@ -1,0 +1,124 @@
+"""`edge-export export`, `validate`, `inspect`: artifacts made, checked in their runtime, and described."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.table import Table
+
+from edge_export.cli.app import app
+from edge_export.cli.common import Progress, console, fail, parse_opts
+from edge_export.errors import EdgeExportError
+
+
+@app.command("export")
+def export_cmd(
+    model: str = typer.Argument(..., help="zoo id (see `edge-export models`), module:<path>:<callable> or timm:<name>"),
+    target: List[str] = typer.Option(..., "--target", "-t", help="target name; repeat for several"),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="original .pth or transformers folder"),
+    out: Path = typer.Option(Path("artifacts"), "--out", "-o", help="parent dir for artifact dirs"),
+    calib: int = typer.Option(32, "--calib", help="calibration images for int8 targets"),
+    image_size: Optional[int] = typer.Option(None, "--image-size", help="input resolution (default: the model's)"),
+    seed: int = typer.Option(0, "--seed", help="seed for random init and calibration crops"),
+    opt: Optional[List[str]] = typer.Option(None, "--opt", help="model option KEY=VALUE, e.g. layer_scale_init_value=1.0"),
+    target_opt: Optional[List[str]] = typer.Option(None, "--target-opt", help="target option KEY=VALUE"),
+    layout: Optional[str] = typer.Option(None, "--layout", help="nchw|nhwc for targets that offer a layout choice"),
+    soc: Optional[str] = typer.Option(None, "--soc", help="Qualcomm chipset for qnn-* targets (default SM8650)"),
+    qnn_sdk: Optional[Path] = typer.Option(None, "--qnn-sdk", help="QAIRT root for qnn-* targets (else QNN_SDK_ROOT)"),
+    images: int = typer.Option(8, "--images", help="images to validate each artifact on (0 = skip)"),
+    threads: int = typer.Option(1, "--threads", help="runtime threads for validation"),
+) -> None:
+    """Export MODEL to each --target; every artifact is validated before it is written."""
+    from edge_export.export import ExportRequest, export
+
+    try:
+        topts = parse_opts(target_opt, "--target-opt")
+        for key, value in (("layout", layout), ("soc", soc), ("qnn_sdk", qnn_sdk)):
+            if value is not None:
+                topts[key] = str(value)
+        request = ExportRequest(
+            model=model, targets=list(target), out_dir=out, checkpoint=checkpoint, seed=seed,
+            model_options=parse_opts(opt, "--opt"), target_options=topts, calib=calib, image_size=image_size,
+            validate_images=images, threads=threads,
+        )
+        with Progress() as progress:
+            written = export(request, progress)
+    except EdgeExportError as e:
+        fail(e)
+    for path in written:
+        _print_summary(path)
+
+
+def _print_summary(path: Path) -> None:
+    from edge_export.artifacts import read_manifest
+
+    m = read_manifest(path)
+    d, p = m.delegation, m.parity
+    parts = [f"[bold]{path}[/]", f"{m.file_bytes / 1e6:.2f} MB", f"export {m.export_seconds:.1f} s"]
+    if d:
+        parts.append(f"{d.subgraphs} subgraph(s), {d.delegated_nodes} delegated / {d.fallback_nodes} fallback nodes")
+    if p:
+        parts.append(f"cosine_min {p.cosine_min:.6f}, top-1 {p.top1_agree:.0%}")
+    console.print(" | ".join(parts), highlight=False, soft_wrap=True)
+
+
+@app.command("validate")
+def validate_cmd(
+    artifact_dir: Path,
+    images: int = typer.Option(8, "--images", help="number of real images to compare on"),
+    image_dir: Optional[Path] = typer.Option(None, "--image-dir", help="use your own images instead of scikit-image's"),
+    threads: int = typer.Option(1, "--threads"),
+) -> None:
+    """Run the artifact in its runtime and compare with the PyTorch reference; non-zero exit above tolerance."""
+    from edge_export.validate import validate_artifact
+
+    try:
+        with Progress() as progress:
+            progress(f"validating {artifact_dir}")
+            parity = validate_artifact(artifact_dir, images, image_dir, threads)
+    except EdgeExportError as e:
+        fail(e)
+    table = Table(title=f"parity: {artifact_dir}")
+    for col in ("images", "max_abs", "rel_l2", "cosine_min", "cosine_mean", "top-1 agree", "top-5 overlap", "threshold"):
+        table.add_column(col)
+    table.add_row(
+        str(parity.images), f"{parity.max_abs:.3g}", f"{parity.rel_l2:.3g}", f"{parity.cosine_min:.7f}",
+        f"{parity.cosine_mean:.7f}", f"{parity.top1_agree:.0%}", f"{parity.top5_overlap:.0%}", str(parity.cosine_threshold),
+    )
+    console.print(table)
+    console.print(f"[green]OK[/] against {parity.reference}", highlight=False)
+
+
+@app.command("inspect")
+def inspect_cmd(
+    artifact_dir: Path = typer.Argument(..., help="an artifact dir, or a bare .tflite file"),
+    ops: bool = typer.Option(False, "--ops", help="for a .tflite artifact: also the per-op table"),
+    as_json: bool = typer.Option(False, "--json", help="for a bare .tflite: its op table as JSON"),
+) -> None:
+    """Manifest summary and the delegation table (which ops run in the delegate, which fall back)."""
+    from edge_export.report.inspect import inspect_artifact
+
+    try:
+        if artifact_dir.is_file() and artifact_dir.suffix == ".tflite":
+            import json
+
+            from edge_export.runtimes.litert.inspect import inspect_tflite
+
+            info = inspect_tflite(artifact_dir)
+            if as_json:
+                print(json.dumps(info.to_json(), indent=1))
+            else:
+                console.print(info.table(), highlight=False)
+            return
+        inspect_artifact(artifact_dir, console)
+        if ops:
+            from edge_export.artifacts import read_manifest
+            from edge_export.runtimes.litert.inspect import inspect_tflite
+
+            m = read_manifest(artifact_dir)
+            if m.program_file.endswith(".tflite"):
+                console.print(inspect_tflite(artifact_dir / m.program_file).table(), highlight=False)
+    except EdgeExportError as e:
+        fail(e)

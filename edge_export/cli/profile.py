@@ -1,0 +1,103 @@
+"""`edge-export profile`, `compare`, `dashboard`: per-op profiles, side by side, and the HTML report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from edge_export.cli.app import app
+from edge_export.cli.common import Progress, console, err, fail
+from edge_export.errors import EdgeExportError
+
+
+@app.command("profile")
+def profile_cmd(
+    artifact_dir: Path,
+    device: str = typer.Option("host", "--device", help="host | adb | adb:SERIAL | adb:all"),
+    runs: int = typer.Option(20, "--runs"),
+    warmup: int = typer.Option(3, "--warmup"),
+    threads: int = typer.Option(1, "--threads"),
+    out: Optional[Path] = typer.Option(None, "--out", help="profile JSON (default ARTIFACT_DIR/profile-<device>.json)"),
+    eager: bool = typer.Option(False, "--eager", help="also profile eager PyTorch for the same model (ARTIFACT_DIR/profile-eager.json)"),
+    top: int = typer.Option(15, "--top", help="layers to show"),
+    adb: Optional[str] = typer.Option(None, "--adb", help="adb binary (else $ADB, else PATH)"),
+    executor_runner: Optional[Path] = typer.Option(None, "--executor-runner", help="Android executor_runner built with ETDump (else $EDGE_EXPORT_EXECUTOR_RUNNER)"),
+    benchmark_model: Optional[Path] = typer.Option(None, "--benchmark-model", help="Android benchmark_model (else $EDGE_EXPORT_BENCHMARK_MODEL)"),
+    kernel_mode: Optional[str] = typer.Option(None, "--kernel-mode", help="TFLite: delegate (XNNPACK, default) | builtin"),
+    numeric_gap: bool = typer.Option(False, "--numeric-gap", help="host only: also compare every module's output in the program with PyTorch"),
+    gap_images: int = typer.Option(8, "--gap-images", help="photographs for --numeric-gap"),
+) -> None:
+    """Per-op latency from real runs, attributed to PyTorch modules; writes the profile JSON.
+
+    On a device (--device adb...) the default output is ARTIFACT_DIR/profile-adb_<serial>.json, one per device.
+    """
+    from edge_export.profile.dispatch import profile_artifact, profile_devices
+    from edge_export.report.terminal import print_profile
+
+    options = {k: str(v) for k, v in (("executor_runner", executor_runner), ("benchmark_model", benchmark_model),
+                                      ("kernel_mode", kernel_mode)) if v is not None}
+    try:
+        with Progress() as progress:
+            progress(f"profiling {artifact_dir} on {device}")
+            if numeric_gap:
+                from edge_export.profile.numeric_gap import check_supported
+
+                check_supported(artifact_dir, None, device, gap_images)
+            if device.startswith("adb"):
+                results = profile_devices(artifact_dir, device, runs, warmup, threads, out, progress, adb=adb, options=options)
+                failed = [r for r in results if r.error]
+                for r in results:
+                    if r.profile is not None:
+                        print_profile(r.profile, console, top)
+                        console.print(f"wrote {r.path}", highlight=False)
+                for r in failed:
+                    err.print(f"[bold red]error:[/] {r.error}", highlight=False, soft_wrap=True)
+                if failed:
+                    raise typer.Exit(failed[0].exception.exit_code if failed[0].exception else 1)
+                return
+            profile, path = profile_artifact(artifact_dir, device, runs, warmup, threads, out, progress,
+                                             adb=adb, options=options or None, numeric_gap=numeric_gap,
+                                             gap_images=gap_images)
+            if eager:
+                from edge_export.profile.eager import collect_eager
+                from edge_export.profile.schema import save_profile
+
+                progress("profiling eager PyTorch")
+                save_profile(collect_eager(artifact_dir, runs, warmup, threads), Path(artifact_dir) / "profile-eager.json")
+    except EdgeExportError as e:
+        fail(e)
+    print_profile(profile, console, top)
+    console.print(f"wrote {path}", highlight=False)
+
+
+@app.command("compare")
+def compare_cmd(
+    profiles: List[Path] = typer.Argument(..., help="profile JSON files (or artifact dirs holding them)"),
+    depth: str = typer.Option("block", "--depth", help="stage | block | layer | N"),
+    top: int = typer.Option(20, "--top"),
+) -> None:
+    """Per-module latency side by side across backends."""
+    from edge_export.report.terminal import compare_profiles
+
+    try:
+        compare_profiles(profiles, depth, top, console)
+    except EdgeExportError as e:
+        fail(e)
+
+
+@app.command("dashboard")
+def dashboard_cmd(
+    inputs: List[Path] = typer.Argument(..., help="profile JSONs and/or artifact dirs (or a folder of them)"),
+    out: Path = typer.Option(Path("report.html"), "--out", "-o"),
+    eager: Optional[Path] = typer.Option(None, "--eager", help="eager PyTorch profile to compare against"),
+) -> None:
+    """One self-contained HTML report (opens offline) of artifacts and their profiles."""
+    from edge_export.report.dashboard import build_dashboard
+
+    try:
+        path = build_dashboard(list(inputs), out, eager_profile=eager)
+    except EdgeExportError as e:
+        fail(e)
+    console.print(f"wrote {path}", highlight=False)
