@@ -16,8 +16,9 @@ TF_MODEL ?= $(MODEL)-softmax
 THREADS ?= 2
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+COVERAGE_ARGS ?=
 
-.PHONY: setup run run-qnn test bench schemas clean
+.PHONY: setup run run-qnn test bench coverage schemas clean
 
 setup: $(STAMP) $(SYS_STAMP)
 
@@ -61,6 +62,12 @@ test: setup
 bench: setup
 	$(PY) benchmarks/igemm_kernel.py --out $(OUT)/bench
 	$(PY) benchmarks/suite.py --out $(OUT) $(BENCH_ARGS)
+
+# Coverage matrix (edge_export/coverage/): SwiftFormer XS/S/L1/L3 and eleven transformers architectures x every
+# CPU target: export, delegation, parity, latency at 1 and 2 threads, % of the GEMM peak; writes
+# $(OUT)/coverage/coverage.{json,md}; the dashboard shows them. `make coverage COVERAGE_ARGS=--quick` for a short run.
+coverage: setup
+	$(EE) coverage --out $(OUT)/coverage $(COVERAGE_ARGS)
 
 # The JSON Schemas of manifest.json / profile.json (edge_export/schemas/), regenerated from the pydantic models.
 schemas: setup

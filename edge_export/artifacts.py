@@ -58,7 +58,7 @@ class Preprocessing(_Strict):
 class SourceSpec(_Strict):
     """Enough to rebuild the PyTorch reference: validate compares against this exact model."""
 
-    kind: Literal["config", "hf-folder", "original-pth", "module", "timm"]
+    kind: Literal["config", "hf-folder", "original-pth", "timm-checkpoint", "module", "timm"]
     model_id: str
     checkpoint: str | None = None
     checkpoint_sha256: str | None = None

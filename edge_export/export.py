@@ -17,7 +17,7 @@ from edge_export.models import LoadedModel, load_model
 from edge_export.models.export_form import export_form
 from edge_export.options import TargetOptions
 from edge_export.targets import ExportContext, ExportResult, Target, get_target
-from edge_export.validate import describe_failure, measure_parity
+from edge_export.validate import check_reference, describe_failure, measure_parity
 from edge_export.versions import package_versions
 
 def artifact_name(model_id: str, target: str) -> str:
@@ -87,6 +87,8 @@ def _prepare(request: ExportRequest, progress: Callable[[str], None]) -> _Prepar
         loaded = load_model(loaded, request.checkpoint, request.seed, options)
     elif request.image_size:
         loaded.preprocessing = loaded.preprocessing.model_copy(update={"image_size": request.image_size})
+    if request.validate_images > 0:
+        check_reference(loaded, request.validate_images)  # before any export: a collapsed model wastes none
     module, rewrites = export_form(loaded)
     return _Prepared(loaded, module, rewrites, torch.zeros(loaded.input_shape()), loaded.param_count(), loaded.flops())
 

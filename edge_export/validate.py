@@ -34,6 +34,32 @@ def compare_logits(ref: np.ndarray, got: np.ndarray) -> dict[str, float]:
     }
 
 
+def constant_reference(ref: np.ndarray) -> str | None:
+    """Why [N, C] reference logits are useless to compare against (zero, or the same for every image), else None."""
+    scale = float(np.abs(ref).max()) if ref.size else 0.0
+    spread = float(np.ptp(ref, axis=0).max()) if len(ref) > 1 else float(np.ptp(ref))
+    if scale < 1e-12 or spread <= 1e-6 * scale:
+        return f"max |logit| {scale:.3g}, largest change across images {spread:.3g}"
+    return None
+
+
+def _refuse_constant(reference: LoadedModel, ref: np.ndarray) -> None:
+    degenerate = constant_reference(ref)
+    if degenerate:
+        raise ValidationFailed(
+            f"{reference.model_id}: the PyTorch reference gives the same logits for every image ({degenerate}), so there "
+            "is nothing to compare an artifact with: give trained weights (--checkpoint), or a random init that does not "
+            "collapse (hf: sources get one)"
+        )
+
+
+def check_reference(reference: LoadedModel, images: int, image_dir: Path | None = None) -> None:
+    """ValidationFailed (one line) when the reference's logits on the validation images do not vary."""
+    _, batch = validation_batch(reference.preprocessing, images, image_dir)
+    with torch.no_grad():
+        _refuse_constant(reference, reference.logits(batch).numpy())
+
+
 def measure_parity(
     artifact_dir: Path,
     manifest: Manifest,
@@ -48,6 +74,7 @@ def measure_parity(
     names, batch = validation_batch(manifest.preprocessing, images, image_dir)
     with torch.no_grad():
         ref = reference.logits(batch).numpy()
+    _refuse_constant(reference, ref)
     with open_runner(artifact_dir, manifest, threads=threads) as runner:
         got = np.concatenate([runner.logits(batch[i : i + 1].numpy()) for i in range(len(names))])
     metrics = compare_logits(ref, got)

@@ -159,3 +159,46 @@ def test_timm_source_reports_clearly_when_unusable():
         pass
     with pytest.raises(EdgeExportError, match="timm is not usable"):
         load_model("timm:swiftformer_xs")
+
+
+def _original_to_timm(key: str) -> str:
+    """timm's checkpoint_filter_fn (timm/models/swiftformer.py), written out from its documented renames."""
+    import re
+
+    k = re.sub(r"^patch_embed\.", "stem.", key)
+    k = re.sub(r"^network\.(\d+)\.", lambda m: (f"stages.{int(m.group(1)) // 2}.blocks." if int(m.group(1)) % 2 == 0
+                                                 else f"stages.{(int(m.group(1)) + 1) // 2}.downsample."), k)
+    k = re.sub(r"(layer_scale(?:_[12])?)$", r"\1.gamma", k)
+    return k.replace(".attn.Proj.", ".attn.proj.").replace("dist_head.", "head_dist.")
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".pth"])
+def test_timm_format_checkpoints_load_into_the_normalize_form(tmp_path, suffix):
+    """timm publishes SwiftFormer under its own key names (stem., stages.N.blocks.M., layer_scale.gamma,
+    head_dist.); the same function as the original, loaded without importing timm."""
+    src = load_model("swiftformer-test-normalize", options=OPTS, seed=6)
+    timm_sd = {_original_to_timm(k): v.contiguous() for k, v in src.module.state_dict().items()}
+    assert any(k.startswith("stages.1.downsample.") for k in timm_sd) and "head_dist.weight" in timm_sd
+    path = tmp_path / f"timm{suffix}"
+    if suffix == ".safetensors":
+        from safetensors.torch import save_file
+
+        save_file(timm_sd, str(path))
+    else:
+        torch.save({"state_dict": timm_sd}, path)
+    m = load_model("swiftformer-test", checkpoint=path)
+    assert m.source.kind == "timm-checkpoint" and m.source.attention_form == "normalize"
+    x = torch.randn(2, 3, 64, 64)
+    assert torch.equal(m.logits(x), src.logits(x))
+
+
+def test_timm_layout_of_the_wrong_shape_is_one_line(tmp_path):
+    src = load_model("swiftformer-test-normalize", options=OPTS, seed=6)
+    timm_sd = {_original_to_timm(k): v for k, v in src.module.state_dict().items()}
+    del timm_sd["head_dist.weight"]
+    timm_sd["stages.0.blocks.0.extra.weight"] = torch.zeros(1)
+    path = tmp_path / "broken.pth"
+    torch.save(timm_sd, path)
+    with pytest.raises(EdgeExportError, match=r"does not fit .*missing \(first: dist_head.weight\).*unexpected") as e:
+        load_model("swiftformer-test", checkpoint=path)
+    assert "\n" not in str(e.value)

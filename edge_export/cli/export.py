@@ -15,7 +15,8 @@ from edge_export.errors import EdgeExportError
 
 @app.command("export")
 def export_cmd(
-    model: str = typer.Argument(..., help="zoo id (see `edge-export models`), module:<path>:<callable> or timm:<name>"),
+    model: str = typer.Argument(..., help="zoo id (see `edge-export models`), hf:<folder>, hf:<model_type>, "
+                                         "module:<path>:<callable> or timm:<name>"),
     target: List[str] = typer.Option(..., "--target", "-t", help="target name; repeat for several"),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="original .pth or transformers folder"),
     out: Path = typer.Option(Path("artifacts"), "--out", "-o", help="parent dir for artifact dirs"),

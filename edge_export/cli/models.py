@@ -24,7 +24,8 @@ def models_cmd() -> None:
             f"{m.flops() / 1e9:.3f}", entry.description,
         )
     console.print(table)
-    console.print("Other sources: module:<python.path>:<callable>, timm:<name> (needs timm); --checkpoint loads weights.")
+    console.print("Other sources: hf:<folder> or hf:<model_type> (any transformers image classifier), "
+                  "module:<python.path>:<callable>, timm:<name> (needs timm); --checkpoint loads weights.")
 
 
 @app.command("targets")

@@ -52,6 +52,15 @@ def read_hf_config(folder: Path) -> dict:
         raise EdgeExportError(f"{folder}/config.json is unreadable ({e}): save the model with save_pretrained()") from None
 
 
+def labels_from_hf_config(cfg: dict) -> list[str] | None:
+    """Class names from a transformers config's id2label, unless they are the LABEL_<i> placeholders."""
+    id2label = cfg.get("id2label") or {}
+    labels = [id2label.get(str(i), id2label.get(i)) for i in range(len(id2label))]
+    if not labels or any(lab is None for lab in labels) or all(str(lab).startswith("LABEL_") for lab in labels):
+        return None
+    return [str(lab) for lab in labels]
+
+
 def load_strict(module: nn.Module, state_dict: dict[str, torch.Tensor], what: str, hint: str = "") -> None:
     """load_state_dict(strict=True), with a one-line error naming the first offending keys."""
     expected = module.state_dict()

@@ -29,18 +29,76 @@ class L2NormalizeLastDim(nn.Module):
         return v * torch.rsqrt(torch.clamp_min(sq, EPS * EPS))
 
 
+class MatmulLayerNorm(nn.LayerNorm):
+    """LayerNorm over the last axis with its two means as matmuls against a 1/C vector: XNNPACK has no
+    layer-norm operator (native_layer_norm stays on portable kernels), but takes matmul, sub, mul, rsqrt.
+    Same parameters and state_dict."""
+
+    def forward(self, x):
+        if len(self.normalized_shape) != 1 or not hasattr(self, "mean_weights"):
+            return super().forward(x)
+        mean = x @ self.mean_weights
+        centred = x - mean
+        y = centred * torch.rsqrt((centred * centred) @ self.mean_weights + self.eps)
+        if self.weight is not None:
+            y = y * self.weight
+        if self.bias is not None:
+            y = y + self.bias
+        return y
+
+
+_MATMUL_LN: dict[type, type] = {}
+
+
+def layer_norms_as_matmul(module: nn.Module) -> int:
+    """Every 1-D nn.LayerNorm (and subclass: its own forward still runs, its LayerNorm step becomes
+    MatmulLayerNorm's) computed as matmuls; the count changed."""
+    count = 0
+    for sub in module.modules():
+        cls = type(sub)
+        if not isinstance(sub, nn.LayerNorm) or isinstance(sub, MatmulLayerNorm) or len(sub.normalized_shape) != 1:
+            continue
+        if cls is nn.LayerNorm:
+            sub.__class__ = MatmulLayerNorm
+        else:
+            if cls not in _MATMUL_LN:
+                _MATMUL_LN[cls] = type(cls.__name__, (cls, MatmulLayerNorm), {"__module__": cls.__module__})
+            sub.__class__ = _MATMUL_LN[cls]
+        c = sub.normalized_shape[0]
+        ref = sub.weight if sub.weight is not None else torch.empty(0)
+        # a plain tensor attribute (export lifts it as a constant): not in the state_dict, and unlike a
+        # non-persistent buffer it survives ExportedProgram.run_decompositions + module()
+        sub.mean_weights = torch.full((c, 1), 1.0 / c, dtype=ref.dtype)
+        count += 1
+    return count
+
+
+def matmul_layer_norm_types() -> list[type]:
+    """The LayerNorm classes layer_norms_as_matmul made in this process: int8 recipes keep them float
+    (a variance through int8 matmuls loses the model; a float LayerNorm costs little)."""
+    return [MatmulLayerNorm, *_MATMUL_LN.values()]
+
+
 def generic_export_form(module: nn.Module, loaded: LoadedModel) -> tuple[nn.Module, list[str]]:
-    """Any classifier: the module itself when it returns a tensor, else wrapped to return its logits."""
+    """Any classifier: LayerNorms as matmuls, and the module itself when it returns a tensor, else
+    wrapped to return its logits."""
+    rewrites = []
+    n = layer_norms_as_matmul(module)
+    if n:
+        rewrites.append(f"{n} LayerNorm as matmul means")
     with torch.no_grad():
         out = module(torch.zeros(loaded.input_shape()))
-    return (module if isinstance(out, torch.Tensor) else LogitsOnly(module).eval()), []
+    return (module if isinstance(out, torch.Tensor) else LogitsOnly(module).eval()), rewrites
 
 
 @register_family
 class GenericFamily(ModelFamily):
-    """Any nn.Module (module:, timm:): the generic export form, nothing kept float."""
+    """Any nn.Module (module:, timm:): the generic export form; its LayerNorms stay float in int8."""
 
     name = "generic"
+
+    def float_module_types(self, loaded):
+        return matmul_layer_norm_types()
 
 
 def export_form(loaded: LoadedModel) -> tuple[nn.Module, list[str]]:

@@ -11,7 +11,7 @@ import torch
 from edge_export.errors import EdgeExportError
 from edge_export.models.checkpoints import read_state_dict
 
-CheckpointFormat = Literal["hf-folder", "original", "hf"]
+CheckpointFormat = Literal["hf-folder", "original", "hf", "timm"]
 
 
 def detect_format(path: Path) -> tuple[CheckpointFormat, dict[str, torch.Tensor] | None]:
@@ -26,10 +26,12 @@ def detect_format(path: Path) -> tuple[CheckpointFormat, dict[str, torch.Tensor]
         return "hf", sd
     if any(k.startswith(("patch_embed.", "network.")) for k in sd):
         return "original", sd
+    if any(k.startswith("stem.") for k in sd) and any(k.startswith("stages.") for k in sd):
+        return "timm", sd
     first = ", ".join(list(sd)[:3])
     raise EdgeExportError(
-        f"{path} is not a SwiftFormer checkpoint (first keys: {first}): expected original keys (patch_embed., network.) "
-        "or transformers keys (swiftformer.)"
+        f"{path} is not a SwiftFormer checkpoint (first keys: {first}): expected original keys (patch_embed., network.), "
+        "transformers keys (swiftformer.) or timm keys (stem., stages.)"
     )
 
 
@@ -51,3 +53,13 @@ def hf_to_original_key(key: str) -> str:
     k = k.replace("swiftformer.patch_embed.patch_embedding.", "patch_embed.")
     k = re.sub(r"^swiftformer\.encoder\.network\.(\d+)\.blocks\.(\d+)\.", r"network.\1.\2.", k)
     return k.replace("swiftformer.encoder.network.", "network.")
+
+
+# timm (timm/models/swiftformer.py, whose checkpoint_filter_fn renames original keys) -> original names.
+def timm_to_original_key(key: str) -> str:
+    k = re.sub(r"^stem\.", "patch_embed.", key)
+    k = re.sub(r"^stages\.(\d+)\.blocks\.(\d+)\.", lambda m: f"network.{2 * int(m.group(1))}.{m.group(2)}.", k)
+    k = re.sub(r"^stages\.(\d+)\.downsample\.", lambda m: f"network.{2 * int(m.group(1)) - 1}.", k)
+    k = re.sub(r"(layer_scale(?:_[12])?)\.gamma$", r"\1", k)
+    k = k.replace(".attn.proj.", ".attn.Proj.")
+    return re.sub(r"^head_dist\.", "dist_head.", k)

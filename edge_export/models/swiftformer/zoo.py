@@ -16,8 +16,19 @@ import torch
 
 from edge_export.artifacts import Preprocessing
 from edge_export.errors import EdgeExportError
-from edge_export.models.checkpoints import hf_folder_weights, load_strict, read_hf_config, read_state_dict
-from edge_export.models.swiftformer.checkpoints import detect_format, hf_to_original_key, original_to_hf_key
+from edge_export.models.checkpoints import (
+    hf_folder_weights,
+    labels_from_hf_config,
+    load_strict,
+    read_hf_config,
+    read_state_dict,
+)
+from edge_export.models.swiftformer.checkpoints import (
+    detect_format,
+    hf_to_original_key,
+    original_to_hf_key,
+    timm_to_original_key,
+)
 from edge_export.models.loaded import LoadedModel
 from edge_export.models.registry import ModelRequest, register_model, source_spec
 from edge_export.models.swiftformer.original import SwiftFormerOriginal
@@ -80,25 +91,21 @@ def _build_hf(spec: SwiftFormerSpec, seed: int, hf_config: dict | None = None):
     return SwiftFormerForImageClassification(config)
 
 
-def _labels_from_hf_config(cfg: dict) -> list[str] | None:
-    id2label = cfg.get("id2label") or {}
-    labels = [id2label.get(str(i), id2label.get(i)) for i in range(len(id2label))]
-    if not labels or any(lab is None for lab in labels) or all(str(lab).startswith("LABEL_") for lab in labels):
-        return None
-    return [str(lab) for lab in labels]
-
-
 def _load(request: ModelRequest, variant: str, form: str | None) -> LoadedModel:
     """form None = pick the form the checkpoint's format implies (normalize without a checkpoint)."""
     spec = SWIFTFORMER_VARIANTS[variant]
     ckpt = request.checkpoint
     fmt, sd, hf_cfg = None, None, None
+    timm_file = False
     if ckpt is not None:
         fmt, sd = detect_format(ckpt)
         if fmt == "hf-folder":
             hf_cfg = read_hf_config(ckpt)
             _check_variant(variant, hf_cfg.get("depths", []), hf_cfg.get("embed_dims", []), str(ckpt))
             sd = read_state_dict(hf_folder_weights(ckpt))
+        elif fmt == "timm":  # timm's port computes the original (normalize) function under other names
+            sd, fmt = {timm_to_original_key(k): v for k, v in sd.items()}, "original"
+            timm_file = True
         original_sd = sd if fmt == "original" else {hf_to_original_key(k): v for k, v in sd.items()}
         depths, dims, num_classes = _shape_of_original(original_sd)
         _check_variant(variant, depths, dims, str(ckpt))
@@ -109,7 +116,7 @@ def _load(request: ModelRequest, variant: str, form: str | None) -> LoadedModel:
     spec = spec.with_options(request.options)
     model_id = f"swiftformer-{variant}-{form}"
 
-    labels = _labels_from_hf_config(hf_cfg) if hf_cfg else None
+    labels = labels_from_hf_config(hf_cfg) if hf_cfg else None
     if form == "normalize":
         module = _build_original(spec, form, request.seed)
         family = "swiftformer-original"
@@ -126,7 +133,8 @@ def _load(request: ModelRequest, variant: str, form: str | None) -> LoadedModel:
             state = sd if fmt != "original" else {original_to_hf_key(k, stage_indices): v for k, v in sd.items()}
             load_strict(module, state, model_id)
 
-    kind = "config" if ckpt is None else ("hf-folder" if fmt == "hf-folder" else "original-pth")
+    kind = "config" if ckpt is None else ("hf-folder" if fmt == "hf-folder" else "timm-checkpoint" if timm_file
+                                          else "original-pth")
     source = source_spec(request, kind, attention_form=form)
     preprocessing = Preprocessing(image_size=spec.image_size, crop_pct=0.9, interpolation="bicubic")
     notes = [f"attention form: {form} ({'original repository / timm' if form == 'normalize' else 'transformers port'})"]

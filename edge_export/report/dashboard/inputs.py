@@ -12,6 +12,7 @@ from edge_export.artifacts import MANIFEST_NAME, Manifest, read_manifest
 from edge_export.errors import EdgeExportError
 from edge_export.profile.schema import Profile, ProfileError, load_profile
 from edge_export.report.dashboard.bench import bench_files_in, is_bench_file
+from edge_export.report.dashboard.coverage import coverage_files_in, is_coverage_file
 
 EAGER_RUNTIMES = ("pytorch-eager",)
 
@@ -69,7 +70,7 @@ class _Collector:
     def __init__(self) -> None:
         self.artifacts: dict[Path, ArtifactEntry] = {}
         self.profiles: dict[Path, ProfileEntry] = {}
-        self.benches: dict[Path, dict] = {}  # benchmarks/suite.py results (bench.json)
+        self.benches: dict[Path, dict] = {}  # run summaries: bench.json (make bench), coverage.json
 
     def add_bench(self, path: Path) -> None:
         self.benches.setdefault(path.resolve(), (path, json.loads(path.read_text())))
@@ -100,7 +101,7 @@ class _Collector:
         if path.is_file():
             if path.name == MANIFEST_NAME:
                 self.add_artifact(path.parent)
-            elif is_bench_file(path):
+            elif is_bench_file(path) or is_coverage_file(path):
                 self.add_bench(path)
             else:
                 self.add_profile(path, None)
@@ -109,7 +110,7 @@ class _Collector:
             self.add_artifact(path)
             return
         # a directory of artifact directories (and/or loose profiles, benchmark results)
-        for b in bench_files_in(path):
+        for b in bench_files_in(path) + coverage_files_in(path):
             self.add_bench(b)
         for sub in sorted(path.iterdir()):
             if sub.name.startswith("."):
@@ -132,7 +133,7 @@ def _profile_files(d: Path) -> list[Path]:
 
 def collect(inputs: Sequence[Path], eager_profile: Path | Profile | None = None):
     """(artifacts, profiles, eager, benches) from the inputs; raises EdgeExportError on unusable input.
-    benches: [(path, bench.json content)] of benchmark-suite results found among the inputs."""
+    benches: [(path, content)] of run summaries found among the inputs (bench.json, coverage.json)."""
     if not inputs:
         raise EdgeExportError("no inputs: give profile JSON files and/or artifact directories")
     c = _Collector()

@@ -13,7 +13,8 @@ from edge_export.artifacts import write_text_atomic
 from edge_export.errors import EdgeExportError
 from edge_export.profile.schema import Profile
 from edge_export.report.dashboard import figures, sections
-from edge_export.report.dashboard.bench import bench_section
+from edge_export.report.dashboard.bench import BENCH_SCHEMA, bench_section
+from edge_export.report.dashboard.coverage import COVERAGE_SCHEMA, coverage_section
 from edge_export.report.dashboard.html import MS_TITLE, PCT_TITLE, SIM_MARK, cite, esc
 from edge_export.report.dashboard.inputs import collect
 
@@ -39,8 +40,9 @@ def render(artifacts, profiles, eager_explicit, benches=()) -> tuple[str, list[s
     kinds, kind_ids = figures.kinds_figure(profiles)
     dist, dist_ids = figures.distribution_figure(profiles)
     gap, gap_ids = figures.gap_figure(profiles)
-    bench, bench_ids = bench_section(list(benches))
-    fig_ids = layer_ids + kind_ids + dist_ids + gap_ids + bench_ids
+    bench, bench_ids = bench_section([b for b in benches if b[1].get("schema") == BENCH_SCHEMA])
+    cover, cover_ids = coverage_section([b for b in benches if b[1].get("schema") == COVERAGE_SCHEMA])
+    fig_ids = layer_ids + kind_ids + dist_ids + gap_ids + bench_ids + cover_ids
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     sims = [e for e in profiles if e.simulated]
     banner = ""
@@ -83,6 +85,8 @@ Latencies are medians over measured runs; op and module times are sums of per-op
 {gap}
 <h2 id="benchmark">Benchmark: runtimes, peers and the compute floor</h2>
 {bench}
+<h2 id="coverage">Coverage: models × targets</h2>
+{cover}
 <h2 id="provenance">Provenance</h2>
 {sections.provenance(artifacts, profiles)}
 </body></html>

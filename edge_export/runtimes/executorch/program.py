@@ -58,11 +58,15 @@ def _clean(target) -> str:
 
 
 def lower_to_xnnpack(program, generate_etrecord: bool = False):
-    """An ExportedProgram lowered to one XNNPACK delegate as every XNNPACK target lowers it (EdgeProgramManager)."""
+    """An ExportedProgram lowered to one XNNPACK delegate as every XNNPACK target lowers it (EdgeProgramManager):
+    first the decompositions that turn ops XNNPACK lacks into ops it has (decompositions.py)."""
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
     from executorch.exir import to_edge_transform_and_lower
 
-    return to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()], generate_etrecord=generate_etrecord)
+    from edge_export.runtimes.executorch.decompositions import delegable
+
+    return to_edge_transform_and_lower(delegable(program), partitioner=[XnnpackPartitioner()],
+                                       generate_etrecord=generate_etrecord)
 
 
 def write_program(executorch_program_manager, path: Path) -> None:

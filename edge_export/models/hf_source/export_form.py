@@ -1,0 +1,62 @@
+"""The export form of a transformers image classifier (the `transformers` family).
+
+Applied to the deep copy export owns; submodule names are kept so profiles name the user's modules:
+- forward returns the logits tensor (the model's class is swapped for a subclass; no wrapper prefix);
+- LayerNorm's two means as matmuls (edge_export.models.export_form.MatmulLayerNorm);
+- attention runs transformers' eager path (matmul, softmax, matmul) instead of SDPA, whose decomposition
+  leaves masking ops (logical_not, eq, any, where, full_like) outside the XNNPACK partition.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from edge_export.models.export_form import layer_norms_as_matmul, matmul_layer_norm_types
+from edge_export.models.family import ModelFamily, register_family
+
+_LOGITS_CLASSES: dict[type, type] = {}
+
+
+def _returning_logits(cls: type) -> type:
+    if cls not in _LOGITS_CLASSES:
+        def forward(self, pixel_values):
+            return cls.forward(self, pixel_values, return_dict=True).logits
+
+        _LOGITS_CLASSES[cls] = type(cls.__name__, (cls,), {"forward": forward, "__module__": cls.__module__})
+    return _LOGITS_CLASSES[cls]
+
+
+def logits_form(module: nn.Module) -> nn.Module:
+    module.__class__ = _returning_logits(type(module))
+    return module
+
+
+def eager_attention(module: nn.Module) -> bool:
+    config = getattr(module, "config", None)
+    if config is None or getattr(config, "_attn_implementation", "eager") == "eager":
+        return False
+    config._attn_implementation = "eager"
+    for sub in module.modules():  # sub-configs (vision towers) carry their own copy
+        sub_config = getattr(sub, "config", None)
+        if sub_config is not None and hasattr(sub_config, "_attn_implementation"):
+            sub_config._attn_implementation = "eager"
+    return True
+
+
+@register_family
+class TransformersFamily(ModelFamily):
+    name = "transformers"
+
+    def rewrite(self, module, loaded):
+        rewrites = []
+        if eager_attention(module):
+            rewrites.append("attention: transformers' eager path instead of SDPA")
+        n = layer_norms_as_matmul(module)
+        if n:
+            rewrites.append(f"{n} LayerNorm as matmul means")
+        logits_form(module)
+        rewrites.append("forward returns the logits tensor")
+        return module, rewrites
+
+    def float_module_types(self, loaded):
+        return matmul_layer_norm_types()
