@@ -9,15 +9,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import torch
 
+from edge_export import export_pool
 from edge_export.artifacts import Manifest, sha256_file, staging_dir, write_manifest
 from edge_export.errors import EdgeExportError, ExportFailed, ValidationFailed
+from edge_export.export_pool import Outcome
 from edge_export.models import LoadedModel, load_model
 from edge_export.models.export_form import export_form
 from edge_export.options import TargetOptions
 from edge_export.targets import ExportContext, ExportResult, Target, get_target
-from edge_export.validate import check_reference, describe_failure, measure_parity
+from edge_export.validate import describe_failure, measure_parity, reference_logits
 from edge_export.versions import package_versions
 
 def artifact_name(model_id: str, target: str) -> str:
@@ -37,12 +40,13 @@ class ExportRequest:
     image_size: int | None = None
     validate_images: int = 8
     threads: int = 1
+    jobs: int | None = None  # worker processes for target groups (export_pool); None: one per core
 
 
 def export_model(model: str | LoadedModel, targets: list[str], *, out_dir: str | Path = "artifacts",
                  progress: Callable[[str], None] = lambda m: None, **fields: Any) -> list[Path]:
     """`export` of an ExportRequest built from these arguments (fields: checkpoint, seed, model_options,
-    target_options, calib, image_size, validate_images, threads)."""
+    target_options, calib, image_size, validate_images, threads, jobs)."""
     return export(ExportRequest(model, list(targets), Path(out_dir), **fields), progress)
 
 
@@ -56,6 +60,7 @@ class _Prepared:
     sample: torch.Tensor
     params: int
     flops: int | None
+    reference: np.ndarray | None  # the reference's logits on the validation images, shared by every target
 
 
 def _checked_targets(request: ExportRequest) -> list[tuple[Target, TargetOptions]]:
@@ -87,10 +92,12 @@ def _prepare(request: ExportRequest, progress: Callable[[str], None]) -> _Prepar
         loaded = load_model(loaded, request.checkpoint, request.seed, options)
     elif request.image_size:
         loaded.preprocessing = loaded.preprocessing.model_copy(update={"image_size": request.image_size})
-    if request.validate_images > 0:
-        check_reference(loaded, request.validate_images)  # before any export: a collapsed model wastes none
+    reference = None
+    if request.validate_images > 0:  # before any export: a collapsed model wastes none
+        reference = reference_logits(loaded, request.validate_images)
     module, rewrites = export_form(loaded)
-    return _Prepared(loaded, module, rewrites, torch.zeros(loaded.input_shape()), loaded.param_count(), loaded.flops())
+    return _Prepared(loaded, module, rewrites, torch.zeros(loaded.input_shape()), loaded.param_count(), loaded.flops(),
+                     reference)
 
 
 def _manifest(target: Target, p: _Prepared, result: ExportResult, work: Path, seconds: float) -> Manifest:
@@ -127,7 +134,7 @@ def _export_one(target: Target, options: TargetOptions, p: _Prepared, request: E
         if request.validate_images > 0:
             progress(f"{target.name}: validating on {request.validate_images} images")
             parity = measure_parity(work, manifest, p.loaded, request.validate_images, threads=request.threads,
-                                    cosine_threshold=target.cosine_threshold)
+                                    cosine_threshold=target.cosine_threshold, ref=p.reference)
             if not parity.passed:
                 raise ValidationFailed(describe_failure(manifest, parity) + "; nothing was written")
             write_manifest(work, manifest.model_copy(update={"parity": parity}))
@@ -135,8 +142,46 @@ def _export_one(target: Target, options: TargetOptions, p: _Prepared, request: E
     return final
 
 
-def export(request: ExportRequest, progress: Callable[[str], None] = lambda m: None) -> list[Path]:
-    """Export to every target; each artifact is validated before it is renamed into place."""
+def _groups(targets: list[tuple[Target, TargetOptions]]) -> list[list[str]]:
+    """Target names grouped by work_group (request order inside a group), costliest group first."""
+    groups: dict[str, list[Target]] = {}
+    for target, _ in targets:
+        groups.setdefault(target.work_group or target.name, []).append(target)
+    ordered = sorted(groups.values(), key=lambda g: -sum(t.export_cost for t in g))
+    return [[t.name for t in g] for g in ordered]
+
+
+def export_outcomes(request: ExportRequest, progress: Callable[[str], None] = lambda m: None) -> list[Outcome]:
+    """Export to every target, in request order: each target's artifact, or the error it failed with.
+
+    Bad input (an unknown target or option, a model that cannot load or whose reference is constant) raises
+    before any target starts. Target groups run side by side in forked workers (export_pool) when there
+    is more than one group and more than one job; each artifact is validated before it is renamed into place."""
     targets = _checked_targets(request)
+    groups = _groups(targets)
+    jobs = export_pool.job_count(request.jobs, len(groups))
     prepared = _prepare(request, progress)
-    return [_export_one(target, options, prepared, request, progress) for target, options in targets]
+    by_name = dict((t.name, (t, o)) for t, o in targets)
+
+    def work(name: str, report: Callable[[str], None]) -> Path:
+        target, options = by_name[name]
+        return _export_one(target, options, prepared, request, report)
+
+    if jobs == 1:
+        outcomes = export_pool.run_in_process(groups, work, progress)
+    else:
+        progress(f"exporting {len(groups)} target groups in {jobs} worker processes")
+        threads = max(1, export_pool.usable_cores() // jobs)
+        outcomes = export_pool.run_forked(groups, work, jobs, progress, threads)
+    order = {t.name: i for i, (t, _) in enumerate(targets)}
+    return sorted(outcomes, key=lambda o: order[o.target])
+
+
+def export(request: ExportRequest, progress: Callable[[str], None] = lambda m: None) -> list[Path]:
+    """Export to every target; the artifact dirs in request order. When a target failed, its error is
+    raised once every target has finished (the ones that passed are written)."""
+    outcomes = export_outcomes(request, progress)
+    for o in outcomes:
+        if o.error is not None:
+            raise o.error
+    return [o.path for o in outcomes]

@@ -53,11 +53,13 @@ def _refuse_constant(reference: LoadedModel, ref: np.ndarray) -> None:
         )
 
 
-def check_reference(reference: LoadedModel, images: int, image_dir: Path | None = None) -> None:
-    """ValidationFailed (one line) when the reference's logits on the validation images do not vary."""
+def reference_logits(reference: LoadedModel, images: int, image_dir: Path | None = None) -> np.ndarray:
+    """The reference's logits on the validation images; ValidationFailed (one line) when they do not vary."""
     _, batch = validation_batch(reference.preprocessing, images, image_dir)
     with torch.no_grad():
-        _refuse_constant(reference, reference.logits(batch).numpy())
+        ref = reference.logits(batch).numpy()
+    _refuse_constant(reference, ref)
+    return ref
 
 
 def measure_parity(
@@ -68,12 +70,15 @@ def measure_parity(
     image_dir: Path | None = None,
     threads: int = 1,
     cosine_threshold: float | None = None,
+    ref: np.ndarray | None = None,
 ) -> Parity:
+    """`ref`: the reference's logits on these images when the caller has them (export computes them once)."""
     from edge_export.runtimes import open_runner
 
     names, batch = validation_batch(manifest.preprocessing, images, image_dir)
-    with torch.no_grad():
-        ref = reference.logits(batch).numpy()
+    if ref is None:
+        with torch.no_grad():
+            ref = reference.logits(batch).numpy()
     _refuse_constant(reference, ref)
     with open_runner(artifact_dir, manifest, threads=threads) as runner:
         got = np.concatenate([runner.logits(batch[i : i + 1].numpy()) for i in range(len(names))])

@@ -11,10 +11,11 @@ console = Console()
 err = Console(stderr=True)
 
 
-def fail(e: EdgeExportError) -> None:
-    """One line on stderr, the error's exit code (2 for bad input), no traceback."""
-    err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
-    raise typer.Exit(e.exit_code)
+def fail(*errors: EdgeExportError) -> None:
+    """One line per error on stderr, the highest exit code (2 for bad input), no traceback."""
+    for e in errors:
+        err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+    raise typer.Exit(max(e.exit_code for e in errors))
 
 
 def parse_opts(pairs: list[str] | None, what: str) -> dict[str, str]:
@@ -28,13 +29,21 @@ def parse_opts(pairs: list[str] | None, what: str) -> dict[str, str]:
 
 
 class Progress:
-    """Spinner with the current step; each finished step is printed with its elapsed time."""
+    """Spinner with the current step; each finished step is printed with its elapsed time.
+
+    No refresh thread (auto_refresh off): export forks workers, and a thread caught inside a write to stderr
+    at fork time leaves the worker's stderr locked. The display refreshes on each message and on `tick()`,
+    which waiting loops call."""
 
     def __init__(self):
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-        self.p = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True)
+        self.p = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err,
+                          transient=True, auto_refresh=False)
         self.task = None
+
+    def tick(self) -> None:
+        self.p.refresh()
 
     def __enter__(self):
         self.p.__enter__()
@@ -43,7 +52,7 @@ class Progress:
 
     def __call__(self, msg: str) -> None:
         self.p.console.print(f"[dim]{msg}[/]", highlight=False)
-        self.p.update(self.task, description=msg)
+        self.p.update(self.task, description=msg, refresh=True)
 
     def __exit__(self, *exc):
         self.p.__exit__(*exc)

@@ -30,9 +30,10 @@ def export_cmd(
     qnn_sdk: Optional[Path] = typer.Option(None, "--qnn-sdk", help="QAIRT root for qnn-* targets (else QNN_SDK_ROOT)"),
     images: int = typer.Option(8, "--images", help="images to validate each artifact on (0 = skip)"),
     threads: int = typer.Option(1, "--threads", help="runtime threads for validation"),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="targets exported side by side (default: one per core)"),
 ) -> None:
     """Export MODEL to each --target; every artifact is validated before it is written."""
-    from edge_export.export import ExportRequest, export
+    from edge_export.export import ExportRequest, export_outcomes
 
     try:
         topts = parse_opts(target_opt, "--target-opt")
@@ -42,14 +43,18 @@ def export_cmd(
         request = ExportRequest(
             model=model, targets=list(target), out_dir=out, checkpoint=checkpoint, seed=seed,
             model_options=parse_opts(opt, "--opt"), target_options=topts, calib=calib, image_size=image_size,
-            validate_images=images, threads=threads,
+            validate_images=images, threads=threads, jobs=jobs,
         )
         with Progress() as progress:
-            written = export(request, progress)
+            outcomes = export_outcomes(request, progress)
     except EdgeExportError as e:
         fail(e)
-    for path in written:
-        _print_summary(path)
+    for o in outcomes:
+        if o.path is not None:
+            _print_summary(o.path)
+    errors = [o.error for o in outcomes if o.error is not None]
+    if errors:
+        fail(*errors)
 
 
 def _print_summary(path: Path) -> None:

@@ -52,14 +52,25 @@ def default_targets() -> list[str]:
     return names
 
 
-def _export_cell(entry: Entry, target: str, out: Path, validate_images: int, calib: int) -> Cell:
+def _export_row(entry: Entry, targets: list[str], out: Path, validate_images: int, calib: int,
+                progress: Callable[[str], None]) -> list[Cell]:
+    """One export call for the model's targets (they share the model, its reference and the TFLite conversion,
+    and run side by side); a target that fails is a failed cell, and so is every target when the model fails."""
+    from edge_export.export import ExportRequest, export_outcomes
+
+    request = ExportRequest(entry.model, list(targets), out, model_options=dict(entry.options),
+                            validate_images=validate_images, calib=calib)
+    try:
+        outcomes = export_outcomes(request, lambda m: progress(f"{entry.name}: {m}"))
+    except EdgeExportError as e:
+        return [Cell(entry.name, t, False, error=" ".join(str(e).split())) for t in targets]
+    return [_cell(entry, o.target, o.path) if o.path else
+            Cell(entry.name, o.target, False, error=" ".join(str(o.error).split())) for o in outcomes]
+
+
+def _cell(entry: Entry, target: str, path: Path) -> Cell:
     import edge_export as ee
 
-    try:
-        (path,) = ee.export_model(entry.model, [target], out_dir=out, model_options=dict(entry.options),
-                                  validate_images=validate_images, calib=calib)
-    except EdgeExportError as e:
-        return Cell(entry.name, target, False, error=" ".join(str(e).split()))
     m = ee.read_manifest(path)
     d = m.delegation
     total = (d.delegated_nodes + d.fallback_nodes) if d else 0
@@ -133,13 +144,11 @@ def run_coverage(entries: list[Entry], targets: list[str], out: Path, *, threads
     peak = gemm_peak(threads, runs, rounds)
     cells: list[Cell] = []
     for entry in entries:
-        row = []
-        for target in targets:
-            progress(f"{entry.name}: exporting to {target}")
-            cell = _export_cell(entry, target, out / "artifacts", validate_images, calib)
-            progress(f"{entry.name} {target}: " + (f"{cell.subgraphs} subgraph(s), cosine {cell.cosine_min:.5f}"
-                                                   if cell.ok else f"failed: {cell.error}"))
-            row.append(cell)
+        progress(f"{entry.name}: exporting to {', '.join(targets)}")
+        row = _export_row(entry, targets, out / "artifacts", validate_images, calib, progress)
+        for cell in row:
+            progress(f"{entry.name} {cell.target}: " + (f"{cell.subgraphs} subgraph(s), cosine {cell.cosine_min:.5f}"
+                                                        if cell.ok else f"failed: {cell.error}"))
         progress(f"{entry.name}: timing {sum(c.ok for c in row)} artifact(s) at {threads} threads")
         _time_cells(row, threads, runs, rounds, peak)
         cells += row

@@ -43,6 +43,12 @@ class Target:
     cosine_threshold: ClassVar[float]
     Options: ClassVar[type[TargetOptions]] = TargetOptions  # its --target-opt keys, typed and checked
     experimental: ClassVar[bool] = False
+    # Targets with the same work_group share work in one process (the TFLite targets: one fp32 conversion);
+    # None: a group of its own. Groups may run side by side (edge_export.export_pool).
+    work_group: ClassVar[str | None] = None
+    # Share of an export's time, relative to the others (docs/measurements.md "Export cost"): the costliest
+    # groups start first when groups run side by side.
+    export_cost: ClassVar[float] = 1.0
 
     @property
     def accepted_options(self) -> frozenset[str]:

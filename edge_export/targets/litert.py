@@ -153,6 +153,7 @@ def finish(ctx: ExportContext, layout: str, options: dict, notes: list[str] | No
 class _LiteRTTarget(Target):
     runtime = "litert"
     Options = LiteRtOptions
+    work_group = "litert-torch"  # one fp32 conversion (convert_fp32) for the three
 
 
 @register_target
@@ -161,6 +162,7 @@ class TfliteFp32(_LiteRTTarget):
     description = "TFLite flatbuffer via litert-torch, float32 (NHWC input unless layout=nchw)"
     precision = "fp32"
     cosine_threshold = 0.99999
+    export_cost = 1.0
 
     def export(self, module: nn.Module, loaded: LoadedModel, sample: torch.Tensor, ctx: ExportContext) -> ExportResult:
         layout = ctx.options.layout
@@ -255,6 +257,7 @@ class TfliteInt8(_LiteRTTarget):
     # mis-quantized op drops it far below 0.98.
     cosine_threshold = 0.98
     Options = LiteRtInt8Options
+    export_cost = 0.3
 
     def export(self, module: nn.Module, loaded: LoadedModel, sample: torch.Tensor, ctx: ExportContext) -> ExportResult:
         from ai_edge_quantizer.algorithm_manager import AlgorithmName
@@ -319,6 +322,7 @@ class TfliteDynamicInt8(_LiteRTTarget):
     description = "TFLite via litert-torch + ai-edge-quantizer dynamic-range int8 (int8 weights, float I/O)"
     precision = "int8"
     cosine_threshold = 0.98  # as tflite-int8 (activations quantized per inference: closer to fp32)
+    export_cost = 0.2
 
     def export(self, module: nn.Module, loaded: LoadedModel, sample: torch.Tensor, ctx: ExportContext) -> ExportResult:
         layout = ctx.options.layout

@@ -160,6 +160,7 @@ class _QnnTarget(Target):
     runtime = "executorch-qnn"
     experimental = True
     Options = QnnOptions
+    export_cost = 3.0
 
     def check_available(self, options: QnnOptions | None = None) -> None:
         """With the target options: validate soc, profile level and find the SDK (file checks only).

@@ -66,6 +66,7 @@ class TfTfliteFp32(Target):
     description = "TFLite via transformers' TFSwiftFormer (from_pt) + tf.lite.TFLiteConverter, float32, NCHW input"
     precision = "fp32"
     cosine_threshold = 0.99999
+    export_cost = 1.5
 
     def check_available(self, options=None) -> None:
         missing = [m for m in ("tensorflow", "tf_keras") if importlib.util.find_spec(m) is None]

@@ -29,7 +29,12 @@ def convert(request: dict) -> dict:
         return {"logits": model(pixel_values=pixel_values, training=False).logits}
 
     start = time.perf_counter()
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([serve.get_concrete_function()], model)
+    # The converter saves its trackable object as a SavedModel: the Keras model itself costs ~20 s of
+    # serialising every layer's call functions for XS; a module holding only its variables gives the same
+    # flatbuffer in a fraction of that (docs/measurements.md "Export cost").
+    variables = tf.Module()
+    variables.variables_ = list(model.variables)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([serve.get_concrete_function()], variables)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # no Flex ops: must run in plain LiteRT
     flatbuffer = converter.convert()
     convert_seconds = time.perf_counter() - start

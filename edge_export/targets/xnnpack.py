@@ -61,6 +61,7 @@ class XnnpackFp32(_XnnpackTarget):
     description = "ExecuTorch .pte, XNNPACK delegate, float32"
     precision = "fp32"
     cosine_threshold = 0.99999
+    export_cost = 2.0
 
     def export(self, module: nn.Module, loaded: LoadedModel, sample: torch.Tensor, ctx: ExportContext) -> ExportResult:
         ctx.progress("torch.export")
@@ -78,6 +79,7 @@ class XnnpackInt8(_XnnpackTarget):
     # mis-quantized op drops it far below 0.98, so 0.98 separates "quantized" from "wrong".
     cosine_threshold = 0.98
     Options = XnnpackInt8Options
+    export_cost = 4.0
 
     def export(self, module: nn.Module, loaded: LoadedModel, sample: torch.Tensor, ctx: ExportContext) -> ExportResult:
         from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
