@@ -32,7 +32,7 @@ def test_unknown_attention_mode_is_one_line():
 def test_static_int8_linears_skip_the_query(model_id, proj):
     loaded = load_model(model_id)
     module, _ = export_form(loaded)
-    names = linear_layers_inside(module, float_module_types(loaded))
+    names = linear_layers_inside(module, float_module_types(loaded, module))
     attn = [n for n, m in module.named_modules() if isinstance(m, ExportAdditiveAttention)]
     assert attn and names == [f"{a}.{c}" for a in attn for c in ("to_key", proj, "final")]
     assert all(isinstance(module.get_submodule(n), torch.nn.Linear) for n in names)

@@ -29,7 +29,17 @@ class L2NormalizeLastDim(nn.Module):
         return v * torch.rsqrt(torch.clamp_min(sq, EPS * EPS))
 
 
-class MatmulLayerNorm(nn.LayerNorm):
+class KeptFloat:
+    """Marks a normalisation form that int8 recipes keep float: a variance through int8 arithmetic loses the
+    model (DeiT cosine -0.49 with its LayerNorm quantized; docs/measurements.md), a float norm costs little."""
+
+
+def kept_float_types(module: nn.Module) -> list[type]:
+    """The KeptFloat classes present in an export form, in module order."""
+    return list(dict.fromkeys(type(m) for m in module.modules() if isinstance(m, KeptFloat)))
+
+
+class MatmulLayerNorm(KeptFloat, nn.LayerNorm):
     """LayerNorm over the last axis with its two means as matmuls against a 1/C vector: XNNPACK has no
     layer-norm operator (native_layer_norm stays on portable kernels), but takes matmul, sub, mul, rsqrt.
     Same parameters and state_dict."""
@@ -73,19 +83,46 @@ def layer_norms_as_matmul(module: nn.Module) -> int:
     return count
 
 
-def matmul_layer_norm_types() -> list[type]:
-    """The LayerNorm classes layer_norms_as_matmul made in this process: int8 recipes keep them float
-    (a variance through int8 matmuls loses the model; a float LayerNorm costs little)."""
-    return [MatmulLayerNorm, *_MATMUL_LN.values()]
+class MeanGroupNorm(KeptFloat, nn.GroupNorm):
+    """GroupNorm with its statistics as plain means over each group (MobileViT-v2's GroupNorm(1, C)):
+    native_group_norm has no XNNPACK operator, a mean does (decompositions.py makes it a pool). Same
+    parameters and state_dict."""
+
+    def forward(self, x):
+        b, g = x.shape[0], self.num_groups
+        grouped = x.reshape(b, g, -1)
+        centred = grouped - grouped.mean(-1, keepdim=True)
+        y = (centred * torch.rsqrt((centred * centred).mean(-1, keepdim=True) + self.eps)).reshape(x.shape)
+        if not self.affine:
+            return y
+        shape = [1, self.num_channels] + [1] * (x.dim() - 2)
+        return y * self.weight.reshape(shape) + self.bias.reshape(shape)
+
+
+def group_norms_as_means(module: nn.Module) -> int:
+    """Every plain nn.GroupNorm computed as MeanGroupNorm; the count changed."""
+    count = 0
+    for sub in module.modules():
+        if type(sub) is nn.GroupNorm:
+            sub.__class__ = MeanGroupNorm
+            count += 1
+    return count
+
+
+def norm_forms(module: nn.Module) -> list[str]:
+    """The normalisation rewrites every family gets: LayerNorm as matmul means, GroupNorm as means."""
+    rewrites = []
+    if n := layer_norms_as_matmul(module):
+        rewrites.append(f"{n} LayerNorm as matmul means")
+    if n := group_norms_as_means(module):
+        rewrites.append(f"{n} GroupNorm as means")
+    return rewrites
 
 
 def generic_export_form(module: nn.Module, loaded: LoadedModel) -> tuple[nn.Module, list[str]]:
     """Any classifier: LayerNorms as matmuls, and the module itself when it returns a tensor, else
     wrapped to return its logits."""
-    rewrites = []
-    n = layer_norms_as_matmul(module)
-    if n:
-        rewrites.append(f"{n} LayerNorm as matmul means")
+    rewrites = norm_forms(module)
     with torch.no_grad():
         out = module(torch.zeros(loaded.input_shape()))
     return (module if isinstance(out, torch.Tensor) else LogitsOnly(module).eval()), rewrites
@@ -93,12 +130,12 @@ def generic_export_form(module: nn.Module, loaded: LoadedModel) -> tuple[nn.Modu
 
 @register_family
 class GenericFamily(ModelFamily):
-    """Any nn.Module (module:, timm:): the generic export form; its LayerNorms stay float in int8."""
+    """Any nn.Module (module:, timm:): the generic export form; its norm layers stay float in int8."""
 
     name = "generic"
 
-    def float_module_types(self, loaded):
-        return matmul_layer_norm_types()
+    def float_module_types(self, loaded, module):
+        return kept_float_types(module)
 
 
 def export_form(loaded: LoadedModel) -> tuple[nn.Module, list[str]]:
@@ -107,6 +144,6 @@ def export_form(loaded: LoadedModel) -> tuple[nn.Module, list[str]]:
     return module.eval(), rewrites
 
 
-def float_module_types(loaded: LoadedModel) -> list[type]:
-    """Module types of the export form that int8 recipes keep in float (the family decides)."""
-    return get_family(loaded.family).float_module_types(loaded)
+def float_module_types(loaded: LoadedModel, module: nn.Module) -> list[type]:
+    """Module types of `module` (the export form of `loaded`) that int8 recipes keep in float (the family decides)."""
+    return get_family(loaded.family).float_module_types(loaded, module)

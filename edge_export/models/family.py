@@ -30,8 +30,8 @@ class ModelFamily:
 
         return generic_export_form(module, loaded)
 
-    def float_module_types(self, loaded: "LoadedModel") -> list[type]:
-        """Module types of the export form that int8 recipes keep in float."""
+    def float_module_types(self, loaded: "LoadedModel", module: nn.Module) -> list[type]:
+        """Module types of `module` (the export form) that int8 recipes keep in float."""
         return []
 
 

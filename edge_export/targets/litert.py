@@ -270,7 +270,7 @@ class TfliteInt8(_LiteRTTarget):
         layout = ctx.options.layout
         float_ops = list(ctx.options.float_ops)
         attention = ctx.options.quantize_attention
-        kept_modules = float_module_types(loaded) if attention != "all" else []
+        kept_modules = float_module_types(loaded, module) if attention != "all" else []
         int8_children = sorted({n.rsplit(".", 1)[-1] for n in linear_layers_inside(module, kept_modules)})
         content, convert_seconds = convert_fp32(module, sample, layout, ctx)
         logits_scopes = _logits_scopes(content)

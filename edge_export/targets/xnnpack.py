@@ -96,7 +96,7 @@ class XnnpackInt8(_XnnpackTarget):
         attention = ctx.options.quantize_attention
         config = with_activation_observer(get_symmetric_quantization_config(is_per_channel=True), observer)
         quantizer = XNNPACKQuantizer().set_global(config)
-        kept_float = float_module_types(loaded) if attention != "all" else []
+        kept_float = float_module_types(loaded, module) if attention != "all" else []
         int8_inside = linear_layers_inside(module, kept_float) if attention == "linears" else []
         for module_type in kept_float:
             quantizer.set_module_type(module_type, None)

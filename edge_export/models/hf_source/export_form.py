@@ -2,7 +2,8 @@
 
 Applied to the deep copy export owns; submodule names are kept so profiles name the user's modules:
 - forward returns the logits tensor (the model's class is swapped for a subclass; no wrapper prefix);
-- LayerNorm's two means as matmuls (edge_export.models.export_form.MatmulLayerNorm);
+- LayerNorm's two means as matmuls, GroupNorm's as means (edge_export.models.export_form.norm_forms);
+- per-architecture module forms where no graph-level pass can help (`forms/`, one file per architecture);
 - attention runs transformers' eager path (matmul, softmax, matmul) instead of SDPA, whose decomposition
   leaves masking ops (logical_not, eq, any, where, full_like) outside the XNNPACK partition.
 """
@@ -11,7 +12,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from edge_export.models.export_form import layer_norms_as_matmul, matmul_layer_norm_types
+from edge_export.models.export_form import kept_float_types, norm_forms
+from edge_export.models.hf_source.forms import apply_forms
 from edge_export.models.family import ModelFamily, register_family
 
 _LOGITS_CLASSES: dict[type, type] = {}
@@ -51,12 +53,11 @@ class TransformersFamily(ModelFamily):
         rewrites = []
         if eager_attention(module):
             rewrites.append("attention: transformers' eager path instead of SDPA")
-        n = layer_norms_as_matmul(module)
-        if n:
-            rewrites.append(f"{n} LayerNorm as matmul means")
+        rewrites += apply_forms(module)
+        rewrites += norm_forms(module)
         logits_form(module)
         rewrites.append("forward returns the logits tensor")
         return module, rewrites
 
-    def float_module_types(self, loaded):
-        return matmul_layer_norm_types()
+    def float_module_types(self, loaded, module):
+        return kept_float_types(module)

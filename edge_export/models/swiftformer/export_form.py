@@ -266,7 +266,7 @@ class SwiftFormerOriginalFamily(ModelFamily):
         _rewrite_original(module)
         return OriginalExportForm(module), list(_REWRITES)
 
-    def float_module_types(self, loaded: LoadedModel) -> list[type]:
+    def float_module_types(self, loaded: LoadedModel, module: nn.Module) -> list[type]:
         return [ExportAdditiveAttention]  # its normalize/rsqrt chain quantizes badly (README "Tolerances")
 
 

@@ -7,9 +7,16 @@ ops it has (numerically the same function; every model benefits, not one family)
   class token);
 - `mean` -> `avg_pool2d` over H, W of a 4-D tensor (ConvNeXt's pooler), any other mean as a pool over the
   reduced axes moved last (DINOv2's, LeViT's token means); a pool wider than its input -> the global mean;
+- `sum` -> that mean times the count (MobileViT-v2's context vector);
 - `split_with_sizes` -> `slice`s (LeViT's q/k/v split; not on 4-D tensors, see there); a slice with step s over an axis s divides ->
   step-1 slice of the axis grouped by s (LeViT's subsampling);
-- `expand` to the shape it already has -> `view`.
+- `expand` to the shape it already has -> `view`;
+- `roll` -> two slices concatenated per axis (Swin's cyclic shift); an adaptive 1-D pool to one position ->
+  the mean (Swin's pooler);
+- `softmax` over the last axis of a 4-D tensor -> over a 3-D view: ExecuTorch 1.5.1's XNNPACK lowering runs
+  a convolution's 4-D output channels-last and then takes the softmax over the channels instead
+  (MobileViT-v2's attention over patches; docs/measurements.md). Over the height it was right; it takes the
+  3-D view too, so no 4-D softmax depends on how the layout pass treats it.
 """
 
 from __future__ import annotations
@@ -59,6 +66,13 @@ def _mean(x, dims, keepdim=False, dtype=None):
     return pooled.view(out_shape)
 
 
+def _sum(x, dims, keepdim=False, dtype=None):
+    if dtype is not None or not dims or not x.is_floating_point():
+        return NotImplemented
+    count = float(math.prod(x.shape[d] for d in dims))  # a float: an int scalar becomes a cast outside the delegate
+    return _mean(x, dims, keepdim) * count
+
+
 def _avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
     """A pool whose window covers the whole (unpadded) input - EfficientNet's AvgPool2d(1280, ceil_mode=True) -
     is the global mean, which XNNPACK takes as a pool with the input's own size."""
@@ -72,14 +86,15 @@ def _avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_i
 
 
 def _strided_slice(x, dim=0, start=None, end=None, step=1):
-    """x[::s] along an axis whose size s divides (LeViT's subsampling): the axis as (n/s, s), element 0 of
-    each group - a slice with step 1, which XNNPACK takes, and a view."""
+    """x[k::s] along an axis whose size s divides, k < s (LeViT's subsampling, Swin's patch merging): the axis
+    as (n/s, s), element k of each group - a slice with step 1, which XNNPACK takes, and a view."""
     dim = dim % x.dim()
     n = x.shape[dim]
-    if step == 1 or start not in (None, 0) or (end is not None and end < n) or n % step:
+    start = start or 0
+    if step == 1 or not 0 <= start < step or (end is not None and end < n) or n % step:
         return NotImplemented
     grouped = x.reshape(list(x.shape[:dim]) + [n // step, step] + list(x.shape[dim + 1:]))
-    first = aten.slice.Tensor(grouped, dim + 1, 0, 1)
+    first = aten.slice.Tensor(grouped, dim + 1, start, start + 1)
     return first.view(list(x.shape[:dim]) + [n // step] + list(x.shape[dim + 1:]))
 
 
@@ -96,6 +111,37 @@ def _split_with_sizes(x, sizes, dim=0):
     return out
 
 
+def _softmax(x, dim, dtype_or_half_to_float=None):
+    dim = dim % x.dim()
+    if x.dim() != 4 or dim < 2 or dtype_or_half_to_float not in (None, False):
+        return NotImplemented
+    b, c, h, w = x.shape
+    return aten._softmax.default(x.reshape(b * c, h, w), dim - 1, False).view(b, c, h, w)
+
+
+def _roll(x, shifts, dims=()):
+    """A cyclic shift as the concatenation of two slices per axis (Swin's shifted windows); the default
+    decomposition gathers with arange/fmod indices, which XNNPACK does not take."""
+    if isinstance(shifts, int):
+        shifts = [shifts]
+    if len(shifts) != len(dims) or not dims:
+        return NotImplemented
+    out = x
+    for shift, dim in zip(shifts, dims):
+        n = x.shape[dim]
+        k = shift % n
+        if k:
+            out = torch.cat([aten.slice.Tensor(out, dim, n - k, n), aten.slice.Tensor(out, dim, 0, n - k)], dim)
+    return out if out is not x else aten.clone.default(x)
+
+
+def _adaptive_avg_pool1d(x, output_size):
+    """A pool to one position is the mean over the last axis (Swin's pooler), which the mean above takes."""
+    if list(output_size) != [1]:
+        return NotImplemented
+    return _mean(x, [-1], keepdim=True)
+
+
 def _expand(x, size, implicit=False):
     lead = len(size) - x.dim()
     size = [x.shape[i - lead] if s == -1 else s for i, s in enumerate(size)]
@@ -108,10 +154,15 @@ TABLE = {
     aten.matmul.default: _matmul,
     aten.select.int: _select,
     aten.mean.dim: _mean,
+    aten.sum.dim_IntList: _sum,
     aten.avg_pool2d.default: _avg_pool2d,
     aten.split_with_sizes.default: _split_with_sizes,
     aten.slice.Tensor: _strided_slice,
     aten.expand.default: _expand,
+    aten.roll.default: _roll,
+    aten.adaptive_avg_pool1d.default: _adaptive_avg_pool1d,
+    aten._softmax.default: _softmax,
+    aten.softmax.int: _softmax,
 }
 
 
