@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from edge_export.models.family import ModelFamily, copy_for_export, get_family, register_family
+from edge_export.models.family import ModelFamily, copy_for_export, derived_class, get_family, register_family
 from edge_export.models.loaded import LoadedModel, LogitsOnly
 
 EPS = 1e-12  # F.normalize's default
@@ -57,9 +57,6 @@ class MatmulLayerNorm(KeptFloat, nn.LayerNorm):
         return y
 
 
-_MATMUL_LN: dict[type, type] = {}
-
-
 def layer_norms_as_matmul(module: nn.Module) -> int:
     """Every 1-D nn.LayerNorm (and subclass: its own forward still runs, its LayerNorm step becomes
     MatmulLayerNorm's) computed as matmuls; the count changed."""
@@ -68,12 +65,7 @@ def layer_norms_as_matmul(module: nn.Module) -> int:
         cls = type(sub)
         if not isinstance(sub, nn.LayerNorm) or isinstance(sub, MatmulLayerNorm) or len(sub.normalized_shape) != 1:
             continue
-        if cls is nn.LayerNorm:
-            sub.__class__ = MatmulLayerNorm
-        else:
-            if cls not in _MATMUL_LN:
-                _MATMUL_LN[cls] = type(cls.__name__, (cls, MatmulLayerNorm), {"__module__": cls.__module__})
-            sub.__class__ = _MATMUL_LN[cls]
+        sub.__class__ = MatmulLayerNorm if cls is nn.LayerNorm else derived_class((cls, MatmulLayerNorm), like=cls)
         c = sub.normalized_shape[0]
         ref = sub.weight if sub.weight is not None else torch.empty(0)
         # a plain tensor attribute (export lifts it as a constant): not in the state_dict, and unlike a
@@ -133,9 +125,6 @@ class GenericFamily(ModelFamily):
     """Any nn.Module (module:, timm:): the generic export form; its norm layers stay float in int8."""
 
     name = "generic"
-
-    def float_module_types(self, loaded, module):
-        return kept_float_types(module)
 
 
 def export_form(loaded: LoadedModel) -> tuple[nn.Module, list[str]]:

@@ -31,8 +31,22 @@ class ModelFamily:
         return generic_export_form(module, loaded)
 
     def float_module_types(self, loaded: "LoadedModel", module: nn.Module) -> list[type]:
-        """Module types of `module` (the export form) that int8 recipes keep in float."""
-        return []
+        """Module types of `module` (the export form) that int8 recipes keep in float: by default the
+        norm forms marked KeptFloat (edge_export.models.export_form)."""
+        from edge_export.models.export_form import kept_float_types
+
+        return kept_float_types(module)
+
+
+_DERIVED: dict[tuple[type, ...], type] = {}
+
+
+def derived_class(bases: tuple[type, ...], like: type) -> type:
+    """type(like's name, bases), made once per bases and placed in `like`'s module: export forms swap a
+    submodule's class for it, so module paths, class names in profiles and the state_dict stay the model's."""
+    if bases not in _DERIVED:
+        _DERIVED[bases] = type(like.__name__, bases, {"__module__": like.__module__})
+    return _DERIVED[bases]
 
 
 _FAMILIES: dict[str, ModelFamily] = {}

@@ -12,24 +12,17 @@ from __future__ import annotations
 
 from torch import nn
 
-from edge_export.models.export_form import kept_float_types, norm_forms
+from edge_export.models.export_form import norm_forms
 from edge_export.models.hf_source.forms import apply_forms
-from edge_export.models.family import ModelFamily, register_family
+from edge_export.models.family import ModelFamily, derived_class, register_family
 
-_LOGITS_CLASSES: dict[type, type] = {}
-
-
-def _returning_logits(cls: type) -> type:
-    if cls not in _LOGITS_CLASSES:
-        def forward(self, pixel_values):
-            return cls.forward(self, pixel_values, return_dict=True).logits
-
-        _LOGITS_CLASSES[cls] = type(cls.__name__, (cls,), {"forward": forward, "__module__": cls.__module__})
-    return _LOGITS_CLASSES[cls]
+class ReturnsLogits:
+    def forward(self, pixel_values):
+        return super().forward(pixel_values, return_dict=True).logits
 
 
 def logits_form(module: nn.Module) -> nn.Module:
-    module.__class__ = _returning_logits(type(module))
+    module.__class__ = derived_class((ReturnsLogits, type(module)), like=type(module))
     return module
 
 
@@ -58,6 +51,3 @@ class TransformersFamily(ModelFamily):
         logits_form(module)
         rewrites.append("forward returns the logits tensor")
         return module, rewrites
-
-    def float_module_types(self, loaded, module):
-        return kept_float_types(module)

@@ -2,31 +2,30 @@
 
 A form is a subclass of a transformers module class with an equivalent forward, registered with
 `@form_of("<module class name>")`; `apply_forms` swaps the class of every matching submodule of the
-export copy (names, parameters and state_dict unchanged) and calls the form's `prepare_form()` if it has one. Files here are imported on first use, so an
-architecture's forms are found without edits elsewhere.
+export copy (names, parameters and state_dict unchanged) and calls the form's `prepare_form()` if it has
+one. Files here are imported on first use, so an architecture's forms are found without edits elsewhere.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Callable
-
 from torch import nn
 
-# transformers class name -> (form class factory, what the rewrite does)
-_FORMS: dict[str, tuple[Callable[[type], type], str]] = {}
-_MADE: dict[type, type] = {}
+from edge_export.models.family import derived_class
+
+# transformers class name -> (the form's mixin, what the rewrite does)
+_FORMS: dict[str, tuple[type, str]] = {}
 
 
 def form_of(class_name: str, what: str):
-    """Register `mixin` as the export form of transformers' `class_name`: the form class is
-    type(class_name, (mixin, original), {}), so the mixin's forward wins and everything else is kept."""
+    """Register `mixin` as the export form of transformers' `class_name`: the form class derives from
+    (mixin, original), so the mixin's methods win and everything else is kept."""
 
     def register(mixin: type) -> type:
         if class_name in _FORMS:
             raise ValueError(f"an export form of {class_name} is registered twice")
-        _FORMS[class_name] = (lambda cls: type(cls.__name__, (mixin, cls), {"__module__": cls.__module__}), what)
+        _FORMS[class_name] = (mixin, what)
         return mixin
 
     return register
@@ -43,13 +42,10 @@ def apply_forms(module: nn.Module) -> list[str]:
     counts: dict[str, int] = {}
     for sub in module.modules():
         cls = type(sub)
-        entry = _FORMS.get(cls.__name__)
-        if entry is None or cls in _MADE.values():
+        mixin, what = _FORMS.get(cls.__name__, (None, None))
+        if mixin is None or isinstance(sub, mixin):
             continue
-        make, what = entry
-        if cls not in _MADE:
-            _MADE[cls] = make(cls)
-        sub.__class__ = _MADE[cls]
+        sub.__class__ = derived_class((mixin, cls), like=cls)
         if hasattr(sub, "prepare_form"):
             sub.prepare_form()
         counts[what] = counts.get(what, 0) + 1
