@@ -37,6 +37,7 @@ class ExportRequest:
     model_options: dict[str, Any] = field(default_factory=dict)
     target_options: dict[str, Any] = field(default_factory=dict)
     calib: int = 32
+    calib_dir: Path | None = None  # the user's calibration images (default: scikit-image's sample photographs)
     image_size: int | None = None
     validate_images: int = 8
     threads: int = 1
@@ -46,7 +47,7 @@ class ExportRequest:
 def export_model(model: str | LoadedModel, targets: list[str], *, out_dir: str | Path = "artifacts",
                  progress: Callable[[str], None] = lambda m: None, **fields: Any) -> list[Path]:
     """`export` of an ExportRequest built from these arguments (fields: checkpoint, seed, model_options,
-    target_options, calib, image_size, validate_images, threads, jobs)."""
+    target_options, calib, calib_dir, image_size, validate_images, threads, jobs)."""
     return export(ExportRequest(model, list(targets), Path(out_dir), **fields), progress)
 
 
@@ -79,6 +80,10 @@ def _checked_targets(request: ExportRequest) -> list[tuple[Target, TargetOptions
            for t in targets]
     for t, options in out:
         t.check_available(options)
+    if request.calib_dir is not None:  # an empty or missing folder fails before any model work
+        from edge_export.data import image_files
+
+        image_files(request.calib_dir, "calibration images (--calib-dir)")
     return out
 
 
@@ -119,7 +124,8 @@ def _export_one(target: Target, options: TargetOptions, p: _Prepared, request: E
     """One artifact, built and validated in a staging dir that is renamed into place only when it passed."""
     final = Path(request.out_dir) / artifact_name(p.loaded.model_id, target.name)
     with staging_dir(final) as work:
-        ctx = ExportContext(workdir=work, calib=request.calib, seed=request.seed, options=options,
+        ctx = ExportContext(workdir=work, calib=request.calib, seed=request.seed, calib_dir=request.calib_dir,
+                            options=options,
                             progress=lambda m: progress(f"{target.name}: {m}"))
         start = time.perf_counter()
         try:

@@ -6,6 +6,7 @@ of them, so int8 calibration never sees exactly the inputs it is judged on.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,22 +14,13 @@ import torch
 import torch.nn.functional as F
 
 from edge_export.artifacts import Preprocessing
+from edge_export.data.files import FileSet, as_rgb, load_all
 from edge_export.errors import EdgeExportError
 
 # Colour photographs first (most like a camera feed), then greyscale ones replicated to RGB.
 _COLOUR = ["astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry", "retina",
            "colorwheel", "logo", "stereo_motorcycle"]
 _GREY = ["camera", "brick", "grass", "gravel", "coins", "clock", "moon", "page", "text", "cell", "microaneurysms"]
-
-
-def _as_rgb(a: np.ndarray) -> np.ndarray:
-    if a.ndim == 2:
-        a = np.stack([a] * 3, axis=-1)
-    if a.shape[-1] == 4:
-        a = a[..., :3]
-    if a.dtype != np.uint8:
-        a = (255 * (a - a.min()) / max(float(a.max() - a.min()), 1e-12)).astype(np.uint8)
-    return np.ascontiguousarray(a)
 
 
 def sample_images() -> list[tuple[str, np.ndarray]]:
@@ -39,19 +31,16 @@ def sample_images() -> list[tuple[str, np.ndarray]]:
     for name in _COLOUR + _GREY:
         img = getattr(data, name)()
         if name == "stereo_motorcycle":
-            out += [("motorcycle_left", _as_rgb(img[0])), ("motorcycle_right", _as_rgb(img[1]))]
+            out += [("motorcycle_left", as_rgb(img[0])), ("motorcycle_right", as_rgb(img[1]))]
         else:
-            out.append((name, _as_rgb(img)))
+            out.append((name, as_rgb(img)))
     return out
 
 
 def images_from_dir(folder: Path) -> list[tuple[str, np.ndarray]]:
-    import skimage.io
-
-    files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg", ".bmp"})
-    if not files:
-        raise EdgeExportError(f"no .png/.jpg images in {folder}: give a folder of images")
-    return [(p.name, _as_rgb(skimage.io.imread(p))) for p in files]
+    """(path relative to folder, image) for every readable image under folder; unreadable files are skipped."""
+    good, _ = load_all(FileSet.choose(folder, None, 0).files)
+    return [(str(p.relative_to(folder)), img) for p, img in good]
 
 
 def _to_tensor(img: np.ndarray) -> torch.Tensor:
@@ -87,15 +76,11 @@ def validation_batch(pre: Preprocessing, n: int, image_dir: Path | None = None) 
     return [name for name, _ in chosen], torch.cat([preprocess(img, pre) for _, img in chosen])
 
 
-def calibration_batches(pre: Preprocessing, n: int, seed: int = 0) -> list[torch.Tensor]:
-    """n single-image batches: seeded random crops (30-100 % area) and flips of the sample photographs."""
-    if n < 1:
-        raise EdgeExportError(f"--calib must be at least 1 (got {n})")
+def _augmented_crops(images: list[np.ndarray], pre: Preprocessing, n: int, seed: int) -> list[torch.Tensor]:
     rng = np.random.default_rng(seed)
-    images = sample_images()
     out = []
     for i in range(n):
-        _, img = images[i % len(images)]
+        img = images[i % len(images)]
         h, w = img.shape[:2]
         area = rng.uniform(0.3, 1.0) * h * w
         side = int(min(h, w, np.sqrt(area)))
@@ -105,3 +90,33 @@ def calibration_batches(pre: Preprocessing, n: int, seed: int = 0) -> list[torch
             crop = crop[:, ::-1]
         out.append(preprocess(np.ascontiguousarray(crop), pre))
     return out
+
+
+@dataclass
+class Calibration:
+    batches: list[torch.Tensor]  # single-image batches in the model's preprocessing
+    source: dict  # what the manifest records: where the images came from, how many, which
+
+
+def calibration(pre: Preprocessing, n: int, seed: int = 0, calib_dir: Path | None = None) -> Calibration:
+    """n calibration images. Without `calib_dir`: seeded random crops (30-100 % area) and flips of the sample
+    photographs (there are only 21). With it: n of the user's images (seeded choice, all when n is larger),
+    each through the model's own preprocessing, since those are the inputs the deployed model will see."""
+    if n < 1:
+        raise EdgeExportError(f"--calib must be at least 1 (got {n})")
+    if calib_dir is None:
+        batches = _augmented_crops([img for _, img in sample_images()], pre, n, seed)
+        return Calibration(batches, {"source": "scikit-image sample photographs (seeded random crops and flips)",
+                                     "images": len(batches), "seed": seed})
+    chosen = FileSet.choose(calib_dir, n, seed, "calibration images")
+    good, bad = load_all(chosen.files)
+    return Calibration(
+        [preprocess(img, pre) for _, img in good],
+        {"source": str(Path(calib_dir).resolve()), "images": len(good), "found": chosen.found, "seed": seed,
+         "files_sha256": chosen.digest(), "unreadable": [str(p.relative_to(calib_dir)) for p in bad]},
+    )
+
+
+def calibration_batches(pre: Preprocessing, n: int, seed: int = 0) -> list[torch.Tensor]:
+    """n single-image batches of the sample photographs (see `calibration`)."""
+    return calibration(pre, n, seed).batches

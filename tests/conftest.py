@@ -41,6 +41,27 @@ def tiny_artifacts(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    """swiftformer-test at 32 px trained on scikit-learn's digits (digits.py), saved as an original-format .pth,
+    with 24 held-out images in a flat folder and the whole held-out split as an ImageFolder."""
+    from types import SimpleNamespace
+
+    import torch
+    from digits import train_digits_swiftformer, write_image_folder, write_images
+
+    loaded, test_images, test_labels, acc = train_digits_swiftformer()
+    assert acc > 0.8, f"the digits model did not train (accuracy {acc:.2f})"
+    root = tmp_path_factory.mktemp("digits")
+    ckpt = root / "digits_swiftformer.pth"
+    torch.save({"model": loaded.module.state_dict()}, ckpt)  # original-repository format
+    return SimpleNamespace(
+        loaded=loaded, checkpoint=ckpt, image_dir=write_images(test_images[:24], root / "images"),
+        folder=write_image_folder(test_images, test_labels, root / "heldout"),
+        test_images=test_images, test_labels=test_labels, accuracy=acc,
+    )
+
+
+@pytest.fixture(scope="session")
 def tflite(tmp_path_factory) -> dict:
     """The three litert-torch targets from one export call (one fp32 conversion), NHWC by default."""
     paths = _export(tmp_path_factory.mktemp("tflite"))

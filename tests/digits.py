@@ -54,3 +54,13 @@ def write_images(images: np.ndarray, folder: Path) -> Path:
     for i, im in enumerate(images):
         skimage.io.imsave(folder / f"digit_{i:03d}.png", im, check_contrast=False)
     return folder
+
+
+def write_image_folder(images: np.ndarray, labels: np.ndarray, root: Path) -> Path:
+    """ImageFolder layout: root/<digit>/<n>.png, the class folders named by output index."""
+    import skimage.io
+
+    for i, (im, label) in enumerate(zip(images, labels)):
+        (root / str(label)).mkdir(parents=True, exist_ok=True)
+        skimage.io.imsave(root / str(label) / f"{i:04d}.png", im, check_contrast=False)
+    return root

@@ -4,28 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from edge_export.artifacts import read_manifest
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    from digits import train_digits_swiftformer, write_images
-
-    loaded, test_images, test_labels, acc = train_digits_swiftformer()
-    assert acc > 0.8, f"the digits model did not train (accuracy {acc:.2f})"
-    root = tmp_path_factory.mktemp("digits")
-    ckpt = root / "digits_swiftformer.pth"
-    torch.save({"model": loaded.module.state_dict()}, ckpt)  # original-repository format
-    return loaded, ckpt, write_images(test_images[:24], root / "images"), test_images, test_labels, acc
 
 
 @pytest.fixture(scope="module")
 def int8_artifact(trained, tmp_path_factory):
     from conftest import run_cli
 
-    _, ckpt, _, _, _, _ = trained
+    ckpt = trained.checkpoint
     out = tmp_path_factory.mktemp("digits-int8")
     code, _, err = run_cli(
         "export", "swiftformer-test", "--checkpoint", str(ckpt), "--opt", "image_size=32", "-t", "xnnpack-int8",
@@ -36,7 +23,7 @@ def int8_artifact(trained, tmp_path_factory):
 
 
 def test_int8_on_a_trained_model_keeps_its_predictions(trained, int8_artifact, cli):
-    _, _, image_dir, _, _, _ = trained
+    image_dir = trained.image_dir
     art = int8_artifact
     code, out, err = cli("validate", str(art), "--image-dir", str(image_dir), "--images", "24")
     assert code == 0, err
@@ -51,7 +38,7 @@ def test_int8_accuracy_close_to_fp32(trained, int8_artifact):
     from edge_export.images import preprocess
     from edge_export.runtimes import open_runner
 
-    loaded, _, _, images, labels, acc = trained
+    loaded, images, labels, acc = trained.loaded, trained.test_images, trained.test_labels, trained.accuracy
     with open_runner(int8_artifact, threads=1) as runner:
         preds = [int(np.argmax(runner.logits(preprocess(im, loaded.preprocessing).numpy()))) for im in images]
     int8_acc = float(np.mean(np.array(preds) == labels))

@@ -21,6 +21,8 @@ def export_cmd(
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="original .pth or transformers folder"),
     out: Path = typer.Option(Path("artifacts"), "--out", "-o", help="parent dir for artifact dirs"),
     calib: int = typer.Option(32, "--calib", help="calibration images for int8 targets"),
+    calib_dir: Optional[Path] = typer.Option(None, "--calib-dir", help="calibrate int8 targets on your images (any "
+                                             "depth; png/jpg/bmp/webp); --calib N of them, seeded"),
     image_size: Optional[int] = typer.Option(None, "--image-size", help="input resolution (default: the model's)"),
     seed: int = typer.Option(0, "--seed", help="seed for random init and calibration crops"),
     opt: Optional[List[str]] = typer.Option(None, "--opt", help="model option KEY=VALUE, e.g. layer_scale_init_value=1.0"),
@@ -42,7 +44,7 @@ def export_cmd(
                 topts[key] = str(value)
         request = ExportRequest(
             model=model, targets=list(target), out_dir=out, checkpoint=checkpoint, seed=seed,
-            model_options=parse_opts(opt, "--opt"), target_options=topts, calib=calib, image_size=image_size,
+            model_options=parse_opts(opt, "--opt"), target_options=topts, calib=calib, calib_dir=calib_dir, image_size=image_size,
             validate_images=images, threads=threads, jobs=jobs,
         )
         with Progress() as progress:

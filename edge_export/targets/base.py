@@ -19,8 +19,15 @@ class ExportContext:
     workdir: Path  # the staging artifact dir: write the program (and side files) here
     calib: int = 32
     seed: int = 0
+    calib_dir: Path | None = None  # the user's calibration images (default: the sample photographs)
     options: TargetOptions = field(default_factory=TargetOptions)  # the target's typed options (Target.Options)
     progress: Callable[[str], None] = lambda msg: None
+
+    def calibration(self, loaded: LoadedModel):
+        """The int8 calibration set for this export (edge_export.images.calibration)."""
+        from edge_export.images import calibration
+
+        return calibration(loaded.preprocessing, self.calib, self.seed, self.calib_dir)
 
 
 @dataclass

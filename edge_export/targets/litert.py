@@ -7,7 +7,7 @@ fp32 flatbuffer with ai-edge-quantizer, so one export call converts once for all
 
 tflite-int8 recipe (README "Tolerances"; the numbers behind each choice: docs/measurements.md "int8 recipes"):
 - static_wi8_ai8: int8 per-channel weights, int8 activations calibrated (min/max) on the same real
-  photographs as xnnpack-int8 (images.calibration_batches). The input is int8: the manifest records
+  photographs as xnnpack-int8 (images.calibration; the user's with --calib-dir). The input is int8: the manifest records
   its scale/zero point and runners quantize.
 - DIV stays float (option float_ops, default DIV): TFLite's int8 DIV aborts when a divisor quantizes to
   its zero point (`div.cc: data[i] != zero_point`) - the stock F.normalize graph hits it on real
@@ -41,7 +41,6 @@ from torch import nn
 
 from edge_export.artifacts import TensorSpec
 from edge_export.errors import ExportFailed
-from edge_export.images import calibration_batches
 from edge_export.models.loaded import LoadedModel
 from edge_export.options import TargetOptions
 from edge_export.quantization import AttentionMode
@@ -206,11 +205,12 @@ def _logits_scopes(content: bytes) -> list[str]:
     return names
 
 
-def _calibration(loaded: LoadedModel, ctx: ExportContext, layout: str) -> np.ndarray:
-    """Calibration photographs as float arrays in the program's layout: [N, ...] (batch dim dropped)."""
+def _calibration(loaded: LoadedModel, ctx: ExportContext, layout: str) -> tuple[np.ndarray, dict]:
+    """(calibration images as float arrays in the program's layout, [N, ...] with the batch dim dropped; where
+    they came from)."""
     spec = TensorSpec(name="input", shape=list(loaded.input_shape()), dtype="float32", layout=LAYOUTS[layout])
-    batches = calibration_batches(loaded.preprocessing, ctx.calib, ctx.seed)
-    return np.concatenate([to_program_input(b.numpy(), spec) for b in batches])
+    calibration = ctx.calibration(loaded)
+    return np.concatenate([to_program_input(b.numpy(), spec) for b in calibration.batches]), calibration.source
 
 
 def _check_runs(target: str, path, program_inputs: np.ndarray, ctx: ExportContext) -> int:
@@ -274,7 +274,7 @@ class TfliteInt8(_LiteRTTarget):
         int8_children = sorted({n.rsplit(".", 1)[-1] for n in linear_layers_inside(module, kept_modules)})
         content, convert_seconds = convert_fp32(module, sample, layout, ctx)
         logits_scopes = _logits_scopes(content)
-        calib = _calibration(loaded, ctx, layout)
+        calib, calib_source = _calibration(loaded, ctx, layout)
 
         def configure(q):
             keep = AlgorithmName.NO_QUANTIZE
@@ -304,6 +304,7 @@ class TfliteInt8(_LiteRTTarget):
             "layout": LAYOUTS[layout],
             "recipe": "ai-edge-quantizer static_wi8_ai8 (int8 per-channel weights, int8 min/max-calibrated activations)",
             "calibration_images": len(calib),
+            "calibration": calib_source,
             "float_ops": float_ops,
             "float_modules": [t.__name__ for t in kept_modules],
             "quantize_attention": attention,
@@ -331,7 +332,7 @@ class TfliteDynamicInt8(_LiteRTTarget):
         quantized = _quantize(content, "dynamic_wi8_afp32", lambda q: None, None, ctx)
         path = ctx.workdir / PROGRAM_FILE
         path.write_bytes(quantized)
-        calib = _calibration(loaded, ctx, layout)
+        calib, _ = _calibration(loaded, ctx, layout)
         runs = _check_runs(self.name, path, calib, ctx)
         options = {
             "layout": LAYOUTS[layout],

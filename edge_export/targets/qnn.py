@@ -26,7 +26,6 @@ from pydantic import BeforeValidator
 from torch import nn
 
 from edge_export.artifacts import Delegation
-from edge_export.images import calibration_batches
 from edge_export.models.loaded import LoadedModel
 from edge_export.options import Flag, TargetOptions
 from edge_export.models.export_form import L2NormalizeLastDim
@@ -261,7 +260,8 @@ class QnnInt8(_QnnTarget):
     def export(self, module: nn.Module, loaded: LoadedModel, sample: torch.Tensor, ctx: ExportContext) -> ExportResult:
         name, observer, per_channel_linear = ctx.options.quant_dtype, ctx.options.observer, ctx.options.per_channel_linear
         self._check(ctx.options)  # a missing SDK fails before calibration work
-        calib = calibration_batches(loaded.preprocessing, ctx.calib, ctx.seed)
+        calibration = ctx.calibration(loaded)
+        calib = calibration.batches
         ctx.progress(f"quantizing ({name}, {len(calib)} calibration images) and lowering in a child process")
         result = self._lower(
             module, loaded, sample, ctx, "int8", calibration=[(b,) for b in calib], quant_dtype=QUANT_DTYPES[name],
@@ -272,6 +272,7 @@ class QnnInt8(_QnnTarget):
             "quantizer": f"QnnQuantizer {name}, per-channel conv weights"
             + (", per-channel linear weights" if per_channel_linear else ""),
             "calibration_images": len(calib),
+            "calibration": calibration.source,
             "activation_observer": observer,
         })
         if name != DEFAULT_QUANT_DTYPE:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from edge_export.images import calibration_batches
 from edge_export.models.loaded import LoadedModel
 from edge_export.options import Flag, TargetOptions
 from edge_export.quantization import AttentionMode, Observer
@@ -101,13 +100,15 @@ class XnnpackInt8(_XnnpackTarget):
         for module_type in kept_float:
             quantizer.set_module_type(module_type, None)
         quantizer = with_int8_linears(quantizer, int8_inside, config)
-        calib = calibration_batches(loaded.preprocessing, ctx.calib, ctx.seed)
+        calibration = ctx.calibration(loaded)
+        calib = calibration.batches
         ctx.progress(f"calibrating on {len(calib)} images")
         converted = quantize_pt2e(module, sample, quantizer, calib, ctx.progress)
         program = torch.export.export(converted, (sample,), strict=False)
         edge, et, delegation = _lower_to_xnnpack(program, ctx, self._etrecord(ctx))
         options = {
             "calibration_images": len(calib),
+            "calibration": calibration.source,
             "quantizer": "XNNPACKQuantizer symmetric, per-channel weights, per-tensor static activations",
             "activation_observer": observer,
             "float_modules": [t.__name__ for t in kept_float],

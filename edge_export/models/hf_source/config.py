@@ -9,11 +9,16 @@ from typing import Any
 from edge_export.errors import EdgeExportError
 
 
-def classifier_classes() -> dict[str, str]:
-    """model_type -> the transformers class that classifies images (the first when there are several)."""
+def _all_classes() -> dict[str, tuple[str, ...]]:
+    """model_type -> every transformers class that classifies images for it (transformers' own mapping)."""
     from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES as names
 
-    return {t: (c[0] if isinstance(c, (tuple, list)) else c) for t, c in names.items()}
+    return {t: (tuple(c) if isinstance(c, (tuple, list)) else (c,)) for t, c in names.items()}
+
+
+def classifier_classes() -> dict[str, str]:
+    """model_type -> the transformers class that classifies images (the first when there are several)."""
+    return {t: classes[0] for t, classes in _all_classes().items()}
 
 
 def classifier_class(config, where: str):
@@ -35,12 +40,6 @@ def classifier_class(config, where: str):
     if config.model_type not in classes:
         raise EdgeExportError(f"{where}: transformers has no image classifier for model type {config.model_type!r}")
     return getattr(transformers, classes[config.model_type])
-
-
-def _all_classes() -> dict[str, tuple[str, ...]]:
-    from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES as names
-
-    return {t: (tuple(c) if isinstance(c, (tuple, list)) else (c,)) for t, c in names.items()}
 
 
 def default_config(model_type: str):

@@ -6,26 +6,12 @@ directly. Nothing here measures: every number is read from the file and shown wi
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from edge_export.report.dashboard.html import esc as _esc, fig_html
 
 BENCH_SCHEMA = "edge-export-bench/1"
 BENCH_NAME = "bench.json"
-
-
-def is_bench_file(path: Path) -> bool:
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return False
-    return isinstance(data, dict) and data.get("schema") == BENCH_SCHEMA
-
-
-def bench_files_in(d: Path) -> list[Path]:
-    """bench.json files written by the suite in folder d (d/bench/bench.json or d/bench.json)."""
-    return [p for p in (Path(d) / "bench" / BENCH_NAME, Path(d) / BENCH_NAME) if p.is_file() and is_bench_file(p)]
 
 
 def _f(v, spec: str = ".2f") -> str:

@@ -4,26 +4,12 @@ against parameter count per target. Every number is read from the file."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from edge_export.report.dashboard.html import esc, fig_html
 
 COVERAGE_SCHEMA = "edge-export-coverage/1"
 COVERAGE_NAME = "coverage.json"
-
-
-def is_coverage_file(path: Path) -> bool:
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return False
-    return isinstance(data, dict) and data.get("schema") == COVERAGE_SCHEMA
-
-
-def coverage_files_in(d: Path) -> list[Path]:
-    """coverage.json files in folder d (d/coverage/coverage.json or d/coverage.json)."""
-    return [p for p in (Path(d) / "coverage" / COVERAGE_NAME, Path(d) / COVERAGE_NAME) if p.is_file() and is_coverage_file(p)]
 
 
 def _heatmap(cov: dict, threads: str, fid: str):

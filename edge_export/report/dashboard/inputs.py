@@ -11,8 +11,8 @@ from typing import Sequence
 from edge_export.artifacts import MANIFEST_NAME, Manifest, read_manifest
 from edge_export.errors import EdgeExportError
 from edge_export.profile.schema import Profile, ProfileError, load_profile
-from edge_export.report.dashboard.bench import bench_files_in, is_bench_file
-from edge_export.report.dashboard.coverage import coverage_files_in, is_coverage_file
+from edge_export.report.dashboard.bench import BENCH_NAME, BENCH_SCHEMA
+from edge_export.report.dashboard.coverage import COVERAGE_NAME, COVERAGE_SCHEMA
 
 EAGER_RUNTIMES = ("pytorch-eager",)
 
@@ -58,12 +58,36 @@ def _load(path: Path) -> Profile:
         raise EdgeExportError(_one_line(f"{e} (re-collect it with this edge-export's `profile`)")) from None
 
 
-def _looks_like_profile(path: Path) -> bool:
+def _json_object(path: Path) -> dict | None:
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
-        return False
-    return isinstance(data, dict) and ("provenance" in data or "latency_ms" in data)
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _looks_like_profile(path: Path) -> bool:
+    data = _json_object(path)
+    return data is not None and ("provenance" in data or "latency_ms" in data)
+
+
+def run_summary(path: Path) -> dict | None:
+    """The content of a run summary (bench.json from `make bench`, coverage.json from `coverage`), read once;
+    None when the file is not one."""
+    data = _json_object(path)
+    return data if data is not None and data.get("schema") in (BENCH_SCHEMA, COVERAGE_SCHEMA) else None
+
+
+def _run_summaries_in(d: Path) -> list[tuple[Path, dict]]:
+    """Run summaries where the suites write them in folder d: d/bench/bench.json, d/coverage/coverage.json,
+    or directly in d."""
+    out = []
+    for sub, name in (("bench", BENCH_NAME), ("coverage", COVERAGE_NAME)):
+        for p in (d / sub / name, d / name):
+            data = run_summary(p) if p.is_file() else None
+            if data is not None:
+                out.append((p, data))
+    return out
 
 
 class _Collector:
@@ -72,8 +96,8 @@ class _Collector:
         self.profiles: dict[Path, ProfileEntry] = {}
         self.benches: dict[Path, dict] = {}  # run summaries: bench.json (make bench), coverage.json
 
-    def add_bench(self, path: Path) -> None:
-        self.benches.setdefault(path.resolve(), (path, json.loads(path.read_text())))
+    def add_bench(self, path: Path, content: dict) -> None:
+        self.benches.setdefault(path.resolve(), (path, content))
 
     def add_profile(self, path: Path, artifact: ArtifactEntry | None) -> ProfileEntry:
         key = path.resolve()
@@ -99,10 +123,11 @@ class _Collector:
         if not path.exists():
             raise EdgeExportError(f"{path} does not exist: give profile JSON files or artifact directories")
         if path.is_file():
+            summary = None if path.name == MANIFEST_NAME else run_summary(path)
             if path.name == MANIFEST_NAME:
                 self.add_artifact(path.parent)
-            elif is_bench_file(path) or is_coverage_file(path):
-                self.add_bench(path)
+            elif summary is not None:
+                self.add_bench(path, summary)
             else:
                 self.add_profile(path, None)
             return
@@ -110,8 +135,8 @@ class _Collector:
             self.add_artifact(path)
             return
         # a directory of artifact directories (and/or loose profiles, benchmark results)
-        for b in bench_files_in(path) + coverage_files_in(path):
-            self.add_bench(b)
+        for p, summary in _run_summaries_in(path):
+            self.add_bench(p, summary)
         for sub in sorted(path.iterdir()):
             if sub.name.startswith("."):
                 continue
