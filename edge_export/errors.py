@@ -5,6 +5,12 @@ problem and the fix, and the CLI turns it into exit code 2 without a traceback.
 """
 
 
+def first_line(exc: BaseException, limit: int = 160) -> str:
+    """The first line of an exception's message (its type name when empty), cut to `limit` characters: what a
+    one-line error can quote of a library's multi-line failure."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:limit]
+
+
 class EdgeExportError(Exception):
     """Bad input or an unusable environment; the message says what to change."""
 

@@ -14,7 +14,7 @@ import torch
 
 from edge_export import export_pool
 from edge_export.artifacts import Manifest, sha256_file, staging_dir, write_manifest
-from edge_export.errors import EdgeExportError, ExportFailed, ValidationFailed
+from edge_export.errors import EdgeExportError, ExportFailed, ValidationFailed, first_line
 from edge_export.export_pool import Outcome
 from edge_export.models import LoadedModel, load_model
 from edge_export.models.export_form import export_form
@@ -133,7 +133,7 @@ def _export_one(target: Target, options: TargetOptions, p: _Prepared, request: E
         except EdgeExportError:
             raise
         except Exception as e:
-            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+            first = first_line(e, 200)
             raise ExportFailed(f"{target.name} export of {p.loaded.model_id} failed: {type(e).__name__}: {first}") from e
         manifest = _manifest(target, p, result, work, time.perf_counter() - start)
         write_manifest(work, manifest)

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from edge_export.artifacts import Preprocessing
-from edge_export.data.files import FileSet, as_rgb, load_all
+from edge_export.data.files import FileSet, as_rgb, image_files, load_all
 from edge_export.errors import EdgeExportError
 
 # Colour photographs first (most like a camera feed), then greyscale ones replicated to RGB.
@@ -39,7 +39,7 @@ def sample_images() -> list[tuple[str, np.ndarray]]:
 
 def images_from_dir(folder: Path) -> list[tuple[str, np.ndarray]]:
     """(path relative to folder, image) for every readable image under folder; unreadable files are skipped."""
-    good, _ = load_all(FileSet.choose(folder, None, 0).files)
+    good, _ = load_all(image_files(folder))
     return [(str(p.relative_to(folder)), img) for p, img in good]
 
 

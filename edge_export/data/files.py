@@ -50,6 +50,14 @@ def read_image(path: Path) -> np.ndarray | None:
         return None
 
 
+def files_digest(root: Path, files: list[Path]) -> str:
+    """sha256 of the sorted paths relative to root: two runs used the same images when these agree."""
+    h = hashlib.sha256()
+    for p in sorted(files):
+        h.update(str(p.relative_to(root)).encode() + b"\n")
+    return h.hexdigest()
+
+
 @dataclass(frozen=True)
 class FileSet:
     """Files chosen from a folder, and how to say where they came from."""
@@ -59,11 +67,7 @@ class FileSet:
     found: int  # files in the folder before choosing
 
     def digest(self) -> str:
-        """sha256 of the sorted relative paths: two runs used the same images when these agree."""
-        h = hashlib.sha256()
-        for p in sorted(self.files):
-            h.update(str(p.relative_to(self.root)).encode() + b"\n")
-        return h.hexdigest()
+        return files_digest(self.root, self.files)
 
     @classmethod
     def choose(cls, folder: Path, n: int | None, seed: int, what: str = "images") -> "FileSet":

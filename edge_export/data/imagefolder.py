@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge_export.data.files import FileSet, image_files
+from edge_export.data.files import files_digest, image_files
 from edge_export.errors import EdgeExportError
 
 
@@ -23,7 +23,7 @@ class ImageFolder:
     samples: list[tuple[Path, str]]  # (file, class folder), sorted by class then file
 
     def digest(self) -> str:
-        return FileSet(self.root, [p for p, _ in self.samples], len(self.samples)).digest()
+        return files_digest(self.root, [p for p, _ in self.samples])
 
 
 def read_image_folder(root: Path, limit: int | None = None, seed: int = 0) -> ImageFolder:

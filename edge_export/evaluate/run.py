@@ -19,7 +19,7 @@ import torch
 from edge_export.artifacts import Manifest, read_manifest, write_json_atomic
 from edge_export.data.files import read_image
 from edge_export.data.imagefolder import LabelMatch, labels_are_named, match_classes, read_image_folder, read_labels_file
-from edge_export.errors import EdgeExportError
+from edge_export.errors import EdgeExportError, first_line
 from edge_export.evaluate.metrics import accuracy
 from edge_export.images import preprocess
 from edge_export.validate import compare_logits
@@ -34,6 +34,7 @@ class _Model:
 
     reference: object
     match: LabelMatch
+    preprocessing: object  # the manifest's: every artifact of this model takes the same input
     batch: torch.Tensor | None = None
     truth: np.ndarray | None = None
     ref_logits: np.ndarray | None = None
@@ -49,9 +50,8 @@ def _rebuild_reference(manifest: Manifest, where: Path):
     try:
         return load_from_source(manifest.source)
     except Exception as e:  # noqa: BLE001 - any failure means the same thing to the user
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
         raise EdgeExportError(
-            f"{where}: the PyTorch reference of {manifest.model_id} cannot be rebuilt from its source ({first}): "
+            f"{where}: the PyTorch reference of {manifest.model_id} cannot be rebuilt from its source ({first_line(e)}): "
             "evaluate needs the model the artifact came from; re-export from a source this machine has"
         ) from None
 
@@ -84,7 +84,8 @@ def evaluate(
                     f"{d}: {m.model_id} has no class names (its labels are LABEL_0...): give --labels labels.txt "
                     "(one label per line, in output order) or name the class folders by output index"
                 )
-            models[key] = _Model(_rebuild_reference(m, d), match_classes(folder.classes, model_labels, m.num_classes))
+            models[key] = _Model(_rebuild_reference(m, d), match_classes(folder.classes, model_labels, m.num_classes),
+                                 m.preprocessing)
 
     images, unreadable = [], []
     for i, (path, cls) in enumerate(folder.samples):
@@ -94,9 +95,8 @@ def evaluate(
     if not images:
         raise EdgeExportError(f"none of the {len(folder.samples)} images in {data} could be read: give png/jpg/bmp/webp files")
 
-    for key, model in models.items():
-        pre = next(m for _, m in manifests if _source_key(m) == key).preprocessing
-        model.batch = torch.cat([preprocess(img, pre) for img, _ in images])
+    for model in models.values():
+        model.batch = torch.cat([preprocess(img, model.preprocessing) for img, _ in images])
         model.truth = np.array([model.match.index[c] for _, c in images])
         outs = []
         with torch.no_grad():
@@ -136,13 +136,3 @@ def evaluate(
         write_json_atomic(d / EVAL_NAME, result)
         written.append(d / EVAL_NAME)
     return written
-
-
-def read_eval(artifact_dir: Path) -> dict | None:
-    """The eval.json beside an artifact's manifest, if it is one this edge-export wrote."""
-    path = Path(artifact_dir) / EVAL_NAME
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and data.get("schema") == EVAL_SCHEMA else None

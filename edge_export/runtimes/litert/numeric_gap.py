@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_export.artifacts import Manifest, program_path
-from edge_export.errors import EdgeExportError
+from edge_export.errors import EdgeExportError, first_line
 from edge_export.profile.numeric_gap import (
     GRAPH_OUTPUT,
     Instrumented,
@@ -86,7 +86,7 @@ def _interpreter(content: bytes, path: Path, threads: int, outputs: list[int]):
         interp = Interpreter(model_content=content, num_threads=int(threads))
         interp.allocate_tensors()
     except (ValueError, RuntimeError) as e:
-        msg = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        msg = first_line(e)
         raise EdgeExportError(f"LiteRT cannot load {path} with its module outputs exposed ({msg})") from None
     if {int(d["index"]) for d in interp.get_output_details()} != set(outputs):
         raise EdgeExportError(f"LiteRT did not expose the requested tensors of {path} as outputs")

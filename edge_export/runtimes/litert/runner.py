@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_export.artifacts import Manifest, program_path
-from edge_export.errors import EdgeExportError, ExportFailed
+from edge_export.errors import EdgeExportError, ExportFailed, first_line
 from edge_export.runtimes.base import Runner
 
 TFLITE_IDENTIFIER = b"TFL3"  # flatbuffer file identifier, bytes 4..8 of every .tflite
@@ -57,7 +57,7 @@ def load_interpreter(path: Path, threads: int, xnnpack: bool = True):
         interpreter = Interpreter(model_path=str(path), num_threads=threads, **kwargs)
         interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as e:
-        msg = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        msg = first_line(e)
         raise EdgeExportError(f"LiteRT cannot load {path} ({msg}): not a valid .tflite for this runtime; re-export it") from None
     return interpreter
 
