@@ -131,3 +131,34 @@ def with_int8_linears(quantizer, names: list[str], config):
             pass
 
     return ComposableQuantizer([_NamedLinears(), quantizer])
+
+
+def _module_names(raw) -> list[str]:
+    items = raw if isinstance(raw, (list, tuple)) else str(raw).replace(";", ",").split(",")
+    names = [str(i).strip() for i in items if str(i).strip()]
+    return [] if names in (["none"], ["[]"]) else list(dict.fromkeys(names))
+
+
+# The `float_modules` target option of the int8 recipes: dotted module names (as `named_modules()` of the
+# export form gives them, and as `edge-export int8-sensitivity` prints them) whose ops stay float.
+ModuleNames = Annotated[list[str], BeforeValidator(_module_names)]
+
+
+def check_module_names(module: nn.Module, names: list[str], option: str = "float_modules") -> list[str]:
+    """`names` if each is a submodule of `module`; else one EdgeExportError naming the closest names."""
+    import difflib
+
+    from edge_export.errors import EdgeExportError
+
+    known = [n for n, _ in module.named_modules() if n]
+    known_set = set(known)
+    for name in names:
+        if name not in known_set:
+            close = difflib.get_close_matches(name, known, n=4, cutoff=0.5) or known[:4]
+            raise EdgeExportError(f"{option}: the model has no module {name!r}: closest: {', '.join(close)}")
+    return names
+
+
+def inside_any(path: str | None, names: list[str]) -> bool:
+    """Whether dotted module `path` is one of `names` or below one of them."""
+    return path is not None and any(path == n or path.startswith(n + ".") for n in names)

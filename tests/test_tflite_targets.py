@@ -84,7 +84,7 @@ def test_int8_takes_int8_input_and_keeps_its_float_ops_on_record(tflite):
     assert -128 <= spec.quantization.zero_point <= 127
     assert int8.outputs[0].dtype == "float32"  # logits kept float (int8 logits clip; module docstring)
     opts = int8.target_options
-    assert opts["float_ops"] == ["DIV"] and opts["float_modules"] == ["ExportAdditiveAttention"]
+    assert opts["float_ops"] == ["DIV"] and opts["float_module_types"] == ["ExportAdditiveAttention"]
     assert opts["calibration_images"] == 32 and opts["smoke_runs"] == 64
     assert "RSQRT" in opts["float_compute_ops"] and "CONV_2D" not in opts["float_compute_ops"]
     assert int8.parity.passed and int8.parity.cosine_threshold == 0.98

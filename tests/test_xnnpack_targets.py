@@ -44,7 +44,7 @@ def test_int8_is_smaller_and_reports_fidelity(tiny_artifacts):
     fp32, int8 = read_manifest(tiny_artifacts["xnnpack-fp32"]), read_manifest(tiny_artifacts["xnnpack-int8"])
     assert int8.file_bytes < fp32.file_bytes
     assert int8.parity.cosine_threshold == 0.98 and int8.parity.passed
-    assert int8.target_options["float_modules"] == ["ExportAdditiveAttention"]
+    assert int8.target_options["float_module_types"] == ["ExportAdditiveAttention"]
     assert int8.target_options["activation_observer"] == "minmax"
 
 

@@ -33,9 +33,10 @@ def _builtin_names() -> dict[int, str]:
     return {v: k for k, v in vars(S.BuiltinOperator).items() if not k.startswith("_") and isinstance(v, int)}
 
 
-def read_tflite_graph(path: str | Path) -> TfliteGraph:
-    """Ops (in order) and their output tensor names of the first signature's subgraph."""
-    data = Path(path).read_bytes()
+def read_tflite_graph(path: str | Path, data: bytes | None = None) -> TfliteGraph:
+    """Ops (in order) and their output tensor names of the first signature's subgraph (of `data` when given,
+    `path` then only names it)."""
+    data = Path(path).read_bytes() if data is None else data
     if len(data) < 8 or data[4:8] != b"TFL3":
         raise ValueError(f"{path} is not a TFLite flatbuffer (no TFL3 identifier)")
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from edge_export.cli import models  # noqa: F401,I001
 from edge_export.cli import export  # noqa: F401
 from edge_export.cli import evaluate  # noqa: F401
+from edge_export.cli import sensitivity  # noqa: F401
 from edge_export.cli import profile  # noqa: F401
 from edge_export.cli import coverage  # noqa: F401
 from edge_export.cli import qnn  # noqa: F401

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from edge_export.cli.app import app
-from edge_export.cli.common import console, err, fail
+from edge_export.cli.common import console, fail, step_bars
 from edge_export.errors import EdgeExportError
 
 
@@ -24,20 +24,10 @@ def evaluate_cmd(
                                           "id->name map, when the manifest's labels do not name your class folders"),
 ) -> None:
     """Top-1/top-5 accuracy of each artifact in its runtime and of the PyTorch reference; writes eval.json."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from edge_export.evaluate import evaluate
 
-    tasks: dict[str, int] = {}
     try:
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=err, transient=True) as bar:
-
-            def progress(what: str, done: int, total: int) -> None:
-                if what not in tasks:
-                    tasks[what] = bar.add_task(what, total=total)
-                bar.update(tasks[what], completed=done)
-
+        with step_bars() as progress:
             written = evaluate(list(artifact_dirs), data, limit=limit, threads=threads, labels=labels, progress=progress)
     except EdgeExportError as e:
         fail(e)

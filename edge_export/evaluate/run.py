@@ -18,7 +18,7 @@ import torch
 
 from edge_export.artifacts import Manifest, read_manifest, write_json_atomic
 from edge_export.data.files import read_image
-from edge_export.data.imagefolder import LabelMatch, labels_are_named, match_classes, read_image_folder, read_labels_file
+from edge_export.data.imagefolder import ImageFolder, LabelMatch, labels_are_named, match_classes, read_image_folder, read_labels_file
 from edge_export.errors import EdgeExportError, first_line
 from edge_export.evaluate.metrics import accuracy
 from edge_export.images import preprocess
@@ -56,6 +56,20 @@ def _rebuild_reference(manifest: Manifest, where: Path):
         ) from None
 
 
+def read_labelled_images(folder: ImageFolder, progress: Callable[[str, int, int], None] = lambda w, d, t: None
+                         ) -> tuple[list[tuple[np.ndarray, str]], list[Path]]:
+    """([(image, class folder)], unreadable files); one-line error when none can be read."""
+    images, unreadable = [], []
+    for i, (path, cls) in enumerate(folder.samples):
+        img = read_image(path)
+        (unreadable.append(path) if img is None else images.append((img, cls)))
+        progress("reading images", i + 1, len(folder.samples))
+    if not images:
+        raise EdgeExportError(f"none of the {len(folder.samples)} images in {folder.root} could be read: "
+                              "give png/jpg/bmp/webp files")
+    return images, unreadable
+
+
 def evaluate(
     artifact_dirs: list[Path],
     data: Path,
@@ -87,13 +101,7 @@ def evaluate(
             models[key] = _Model(_rebuild_reference(m, d), match_classes(folder.classes, model_labels, m.num_classes),
                                  m.preprocessing)
 
-    images, unreadable = [], []
-    for i, (path, cls) in enumerate(folder.samples):
-        img = read_image(path)
-        (unreadable.append(path) if img is None else images.append((img, cls)))
-        progress("reading images", i + 1, len(folder.samples))
-    if not images:
-        raise EdgeExportError(f"none of the {len(folder.samples)} images in {data} could be read: give png/jpg/bmp/webp files")
+    images, unreadable = read_labelled_images(folder, progress)
 
     for model in models.values():
         model.batch = torch.cat([preprocess(img, model.preprocessing) for img, _ in images])

@@ -32,6 +32,7 @@ import os
 import re
 import time
 import weakref
+from dataclasses import dataclass
 from typing import Annotated
 
 import numpy as np
@@ -43,7 +44,7 @@ from edge_export.artifacts import TensorSpec
 from edge_export.errors import ExportFailed
 from edge_export.models.loaded import LoadedModel
 from edge_export.options import TargetOptions
-from edge_export.quantization import AttentionMode
+from edge_export.quantization import AttentionMode, ModuleNames
 from edge_export.runtimes.base import to_program_input
 from edge_export.targets.base import ExportContext, ExportResult, Target
 from edge_export.targets.registry import register_target
@@ -85,6 +86,7 @@ class LiteRtInt8Options(LiteRtOptions):
     float_ops: Annotated[list[str], BeforeValidator(_float_ops)] = list(DEFAULT_FLOAT_OPS)
     # none by default: with linears int8 the tiny random config falls below the int8 bar (docs/measurements.md)
     quantize_attention: AttentionMode = "none"
+    float_modules: ModuleNames = []  # dotted module names kept float (edge-export int8-sensitivity prints them)
 
 
 @contextlib.contextmanager
@@ -199,10 +201,29 @@ def _logits_scopes(content: bytes) -> list[str]:
         if op is None or op["index"] in seen:
             continue
         seen.add(op["index"])
-        names.append(";".join(interp._get_tensor_details(int(o), 0)["name"] for o in op["outputs"] if o >= 0) + ";")
+        names.append(_op_scope(interp._get_tensor_details(int(o), 0)["name"] for o in op["outputs"] if o >= 0))
         if op["op_name"] not in _LOGITS_STOP:
             stack.extend(int(i) for i in op["inputs"] if i >= 0)
     return names
+
+
+def _op_scope(output_names) -> str:
+    """ai-edge-quantizer's scope of an op: its output tensor names, each followed by ';'."""
+    return "".join(f"{n};" for n in output_names)
+
+
+def module_scopes(content: bytes, module: nn.Module, names: list[str]) -> list[str]:
+    """Scopes of the ops of a converted model that the modules `names` (dotted, of `module`, the export form)
+    compute, found from litert-torch's tensor names (edge_export.attribution.tflite_names)."""
+    if not names:
+        return []
+    from edge_export.attribution.tflite_graph import read_tflite_graph
+    from edge_export.attribution.tflite_names import ModulePathResolver, op_module
+    from edge_export.quantization import inside_any
+
+    resolver = ModulePathResolver(module)
+    graph = read_tflite_graph("<converted fp32 model>", content)
+    return [_op_scope(op.outputs) for op in graph.ops if inside_any(op_module(op, resolver).module_path, names)]
 
 
 def _calibration(loaded: LoadedModel, ctx: ExportContext, layout: str) -> tuple[np.ndarray, dict]:
@@ -231,21 +252,89 @@ def _quantized_inputs(calib: np.ndarray, spec: TensorSpec) -> np.ndarray:
     return to_program_input(calib, spec_no_layout)
 
 
-def _quantize(content: bytes, recipe_name: str, configure, calib: np.ndarray | None, ctx: ExportContext) -> bytes:
+def _quantize(content: bytes, recipe_name: str, configure, calib: np.ndarray | None, ctx: ExportContext,
+              calibrated=None) -> tuple[bytes, object]:
+    """(quantized model, the calibration result: pass it back as `calibrated` to quantize again without
+    calibrating - int8-sensitivity does, once per candidate recipe)."""
     from ai_edge_quantizer import quantizer, recipe
 
     q = quantizer.Quantizer(content)
     q.load_quantization_recipe(getattr(recipe, recipe_name)())
     configure(q)
-    result = None
-    if q.need_calibration:
+    result = calibrated
+    if q.need_calibration and result is None:
         if calib is None:
             raise ExportFailed(f"{recipe_name} needs calibration data")
         key, arg = _signature(content)
         ctx.progress(f"calibrating on {len(calib)} images")
         result = q.calibrate({key: [{arg: x[None]} for x in calib]}, num_threads=1)
     ctx.progress(f"quantizing ({recipe_name})")
-    return bytes(q.quantize(result, enable_progress_bar=False, enable_progress_report=False).quantized_model)
+    return bytes(q.quantize(result, enable_progress_bar=False, enable_progress_report=False).quantized_model), result
+
+
+@dataclass
+class TfliteInt8Plan:
+    """What tflite-int8 settles before quantizing (the fp32 conversion, the calibration images, which ops stay
+    float): the export and int8-sensitivity quantize through the same plan, so they use one recipe."""
+
+    module: nn.Module
+    content: bytes  # the fp32 flatbuffer
+    convert_seconds: float
+    layout: str
+    calib: np.ndarray  # calibration images in program layout
+    calib_source: dict
+    float_ops: list[str]
+    attention: str
+    kept_modules: list[type]
+    int8_children: list[str]
+    logits_scopes: list[str]
+    calibrated: object = None  # ai-edge-quantizer's calibration result, once computed
+
+    def quantize(self, float_modules: list[str], ctx: ExportContext) -> tuple[bytes, int]:
+        """(the int8 model with the modules `float_modules` kept float, how many ops those modules have)."""
+        from ai_edge_quantizer.algorithm_manager import AlgorithmName
+        from ai_edge_quantizer.qtyping import TFLOperationName
+
+        named_scopes = module_scopes(self.content, self.module, float_modules)
+        if float_modules and not named_scopes:
+            raise ExportFailed(f"float_modules: no op of the converted model belongs to {', '.join(float_modules)}")
+
+        def configure(q):
+            keep = AlgorithmName.NO_QUANTIZE
+            for op in self.float_ops:
+                q.update_quantization_recipe(regex=".*", operation_name=TFLOperationName(op), algorithm_key=keep)
+            for t in self.kept_modules:  # litert-torch names tensors ".../<module>.<Class>_<attr>/..."
+                scope = re.escape(f"{t.__module__}.{t.__name__}_")
+                q.update_quantization_recipe(regex=scope, operation_name=TFLOperationName.ALL_SUPPORTED, algorithm_key=keep)
+                if self.attention == "linears" and self.int8_children:  # int8 weights, dynamic range (later config wins)
+                    q.add_dynamic_config(regex=scope + r"[^/;]*/torch\.nn\.modules\.linear\.Linear_("
+                                         + "|".join(map(re.escape, self.int8_children)) + ")(/|;|$)",
+                                         operation_name=TFLOperationName.FULLY_CONNECTED, num_bits=8)
+            for scope in named_scopes:
+                q.update_quantization_recipe(regex=f"^{re.escape(scope)}$", operation_name=TFLOperationName.ALL_SUPPORTED,
+                                             algorithm_key=keep)
+            for scope in self.logits_scopes:
+                exact = f"^{re.escape(scope)}$"
+                q.update_quantization_recipe(regex=exact, operation_name=TFLOperationName.ALL_SUPPORTED, algorithm_key=keep)
+                for op in (TFLOperationName.FULLY_CONNECTED, TFLOperationName.CONV_2D):  # later config wins
+                    q.add_dynamic_config(regex=exact, operation_name=op, num_bits=8)
+
+        quantized, self.calibrated = _quantize(self.content, "static_wi8_ai8", configure, self.calib, ctx, self.calibrated)
+        return quantized, len(named_scopes)
+
+
+def plan_tflite_int8(module: nn.Module, loaded: LoadedModel, sample: torch.Tensor, ctx: ExportContext) -> TfliteInt8Plan:
+    from edge_export.models.export_form import float_module_types
+    from edge_export.quantization import linear_layers_inside
+
+    layout = ctx.options.layout
+    attention = ctx.options.quantize_attention
+    kept_modules = float_module_types(loaded, module) if attention != "all" else []
+    int8_children = sorted({n.rsplit(".", 1)[-1] for n in linear_layers_inside(module, kept_modules)})
+    content, convert_seconds = convert_fp32(module, sample, layout, ctx)
+    calib, calib_source = _calibration(loaded, ctx, layout)
+    return TfliteInt8Plan(module, content, convert_seconds, layout, calib, calib_source, list(ctx.options.float_ops),
+                          attention, kept_modules, int8_children, _logits_scopes(content))
 
 
 @register_target
@@ -260,61 +349,35 @@ class TfliteInt8(_LiteRTTarget):
     export_cost = 0.3
 
     def export(self, module: nn.Module, loaded: LoadedModel, sample: torch.Tensor, ctx: ExportContext) -> ExportResult:
-        from ai_edge_quantizer.algorithm_manager import AlgorithmName
-        from ai_edge_quantizer.qtyping import TFLOperationName
-
+        from edge_export.quantization import check_module_names
         from edge_export.runtimes.litert.inspect import inspect_tflite
-        from edge_export.quantization import linear_layers_inside
-        from edge_export.models.export_form import float_module_types
 
-        layout = ctx.options.layout
-        float_ops = list(ctx.options.float_ops)
-        attention = ctx.options.quantize_attention
-        kept_modules = float_module_types(loaded, module) if attention != "all" else []
-        int8_children = sorted({n.rsplit(".", 1)[-1] for n in linear_layers_inside(module, kept_modules)})
-        content, convert_seconds = convert_fp32(module, sample, layout, ctx)
-        logits_scopes = _logits_scopes(content)
-        calib, calib_source = _calibration(loaded, ctx, layout)
-
-        def configure(q):
-            keep = AlgorithmName.NO_QUANTIZE
-            for op in float_ops:
-                q.update_quantization_recipe(regex=".*", operation_name=TFLOperationName(op), algorithm_key=keep)
-            for t in kept_modules:  # litert-torch names tensors ".../<module>.<Class>_<attr>/..."
-                scope = re.escape(f"{t.__module__}.{t.__name__}_")
-                q.update_quantization_recipe(regex=scope, operation_name=TFLOperationName.ALL_SUPPORTED, algorithm_key=keep)
-                if attention == "linears" and int8_children:  # int8 weights, dynamic range (later config wins)
-                    q.add_dynamic_config(regex=scope + r"[^/;]*/torch\.nn\.modules\.linear\.Linear_("
-                                         + "|".join(map(re.escape, int8_children)) + ")(/|;|$)",
-                                         operation_name=TFLOperationName.FULLY_CONNECTED, num_bits=8)
-            for scope in logits_scopes:
-                exact = f"^{re.escape(scope)}$"
-                q.update_quantization_recipe(regex=exact, operation_name=TFLOperationName.ALL_SUPPORTED, algorithm_key=keep)
-                for op in (TFLOperationName.FULLY_CONNECTED, TFLOperationName.CONV_2D):  # later config wins
-                    q.add_dynamic_config(regex=exact, operation_name=op, num_bits=8)
-
+        named = check_module_names(module, list(ctx.options.float_modules))
+        plan = plan_tflite_int8(module, loaded, sample, ctx)
         start = time.perf_counter()
-        quantized = _quantize(content, "static_wi8_ai8", configure, calib, ctx)
+        quantized, named_ops = plan.quantize(named, ctx)
         path = ctx.workdir / PROGRAM_FILE
         path.write_bytes(quantized)
-        inputs, _ = io_specs(path, layout)
-        runs = _check_runs(self.name, path, _quantized_inputs(calib, inputs[0]), ctx)
+        inputs, _ = io_specs(path, plan.layout)
+        runs = _check_runs(self.name, path, _quantized_inputs(plan.calib, inputs[0]), ctx)
         info = inspect_tflite(path)
         options = {
-            "layout": LAYOUTS[layout],
+            "layout": LAYOUTS[plan.layout],
             "recipe": "ai-edge-quantizer static_wi8_ai8 (int8 per-channel weights, int8 min/max-calibrated activations)",
-            "calibration_images": len(calib),
-            "calibration": calib_source,
-            "float_ops": float_ops,
-            "float_modules": [t.__name__ for t in kept_modules],
-            "quantize_attention": attention,
-            "logits": f"float: last {len(logits_scopes)} ops (FC/conv weights int8, dynamic range)",
+            "calibration_images": len(plan.calib),
+            "calibration": plan.calib_source,
+            "float_ops": plan.float_ops,
+            "float_module_types": [t.__name__ for t in plan.kept_modules],
+            "float_modules": named,
+            "float_module_ops": named_ops,
+            "quantize_attention": plan.attention,
+            "logits": f"float: last {len(plan.logits_scopes)} ops (FC/conv weights int8, dynamic range)",
             "float_compute_ops": info.float_compute_ops(),
             "smoke_runs": runs,
-            "convert_seconds": convert_seconds,
+            "convert_seconds": plan.convert_seconds,
             "quantize_seconds": round(time.perf_counter() - start, 2),
         }
-        return finish(ctx, layout, options)
+        return finish(ctx, plan.layout, options)
 
 
 @register_target
@@ -329,7 +392,7 @@ class TfliteDynamicInt8(_LiteRTTarget):
         layout = ctx.options.layout
         content, convert_seconds = convert_fp32(module, sample, layout, ctx)
         start = time.perf_counter()
-        quantized = _quantize(content, "dynamic_wi8_afp32", lambda q: None, None, ctx)
+        quantized, _ = _quantize(content, "dynamic_wi8_afp32", lambda q: None, None, ctx)
         path = ctx.workdir / PROGRAM_FILE
         path.write_bytes(quantized)
         calib, _ = _calibration(loaded, ctx, layout)

@@ -7,7 +7,7 @@ from torch import nn
 
 from edge_export.models.loaded import LoadedModel
 from edge_export.options import Flag, TargetOptions
-from edge_export.quantization import AttentionMode, Observer
+from edge_export.quantization import AttentionMode, ModuleNames, Observer
 from edge_export.targets.base import ExportContext, ExportResult, Target
 from edge_export.runtimes.executorch.program import (
     delegation_summary,
@@ -44,6 +44,34 @@ class XnnpackOptions(TargetOptions):
 class XnnpackInt8Options(XnnpackOptions):
     observer: Observer = "histogram"
     quantize_attention: AttentionMode = "linears"
+    float_modules: ModuleNames = []  # dotted module names kept float (edge-export int8-sensitivity prints them)
+
+
+def xnnpack_int8_quantizer(loaded: LoadedModel, module: nn.Module, observer: str, attention: str,
+                           float_modules: list[str]):
+    """(the PT2E quantizer xnnpack-int8 uses, the module types it keeps float, the int8 Linear layers inside
+    them): shared with int8-sensitivity, which must simulate exactly this configuration."""
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
+        XNNPACKQuantizer,
+        get_symmetric_quantization_config,
+    )
+
+    from edge_export.models.export_form import float_module_types
+    from edge_export.quantization import inside_any, linear_layers_inside, with_activation_observer, with_int8_linears
+
+    config = with_activation_observer(get_symmetric_quantization_config(is_per_channel=True), observer)
+    quantizer = XNNPACKQuantizer().set_global(config)
+    kept_float = float_module_types(loaded, module) if attention != "all" else []
+    int8_inside = linear_layers_inside(module, kept_float) if attention == "linears" else []
+    int8_inside = [n for n in int8_inside if not inside_any(n, float_modules)]
+    for module_type in kept_float:
+        quantizer.set_module_type(module_type, None)
+    if float_modules:  # (set_module_name refuses a None config) one filter: nodes of these modules stay float
+        from torchao.quantization.pt2e.quantizer.utils import get_module_name_filter
+
+        in_float = [get_module_name_filter(n) for n in float_modules]
+        quantizer.set_filter_function(lambda node: not any(f(node) for f in in_float))
+    return with_int8_linears(quantizer, int8_inside, config), kept_float, int8_inside
 
 
 class _XnnpackTarget(Target):
@@ -81,25 +109,12 @@ class XnnpackInt8(_XnnpackTarget):
     export_cost = 4.0
 
     def export(self, module: nn.Module, loaded: LoadedModel, sample: torch.Tensor, ctx: ExportContext) -> ExportResult:
-        from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
-            XNNPACKQuantizer,
-            get_symmetric_quantization_config,
-        )
+        from edge_export.quantization import check_module_names, quantize_pt2e
 
-        from edge_export.quantization import quantize_pt2e
-
-        from edge_export.quantization import linear_layers_inside, with_activation_observer, with_int8_linears
-        from edge_export.models.export_form import float_module_types
-
+        named = check_module_names(module, list(ctx.options.float_modules))
         observer = ctx.options.observer
         attention = ctx.options.quantize_attention
-        config = with_activation_observer(get_symmetric_quantization_config(is_per_channel=True), observer)
-        quantizer = XNNPACKQuantizer().set_global(config)
-        kept_float = float_module_types(loaded, module) if attention != "all" else []
-        int8_inside = linear_layers_inside(module, kept_float) if attention == "linears" else []
-        for module_type in kept_float:
-            quantizer.set_module_type(module_type, None)
-        quantizer = with_int8_linears(quantizer, int8_inside, config)
+        quantizer, kept_float, int8_inside = xnnpack_int8_quantizer(loaded, module, observer, attention, named)
         calibration = ctx.calibration(loaded)
         calib = calibration.batches
         ctx.progress(f"calibrating on {len(calib)} images")
@@ -111,7 +126,8 @@ class XnnpackInt8(_XnnpackTarget):
             "calibration": calibration.source,
             "quantizer": "XNNPACKQuantizer symmetric, per-channel weights, per-tensor static activations",
             "activation_observer": observer,
-            "float_modules": [t.__name__ for t in kept_float],
+            "float_module_types": [t.__name__ for t in kept_float],
+            "float_modules": named,
             "quantize_attention": attention,
             "int8_linears_inside_float_modules": len(int8_inside),
         }
