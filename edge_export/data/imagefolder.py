@@ -119,3 +119,11 @@ def match_classes(folders: list[str], labels: list[str] | None, num_classes: int
 def labels_are_named(labels: list[str]) -> bool:
     """False for the placeholder names transformers gives an unlabelled head (LABEL_0, ...)."""
     return bool(labels) and not all(re.fullmatch(r"LABEL_\d+", l) for l in labels)
+
+
+def check_class_names(model_labels: list[str] | None, labels_given: bool, classes: list[str], who: str) -> None:
+    """One-line refusal when neither the model's labels nor a --labels file can name the class folders (and
+    the folders are not output indices)."""
+    if not labels_given and not labels_are_named(model_labels or []) and not all(c.isdigit() for c in classes):
+        raise EdgeExportError(f"{who} has no class names (its labels are LABEL_0...): give --labels labels.txt "
+                              "(one label per line, in output order) or name the class folders by output index")

@@ -18,7 +18,7 @@ import torch
 
 from edge_export.artifacts import Manifest, read_manifest, write_json_atomic
 from edge_export.data.files import read_image
-from edge_export.data.imagefolder import ImageFolder, LabelMatch, labels_are_named, match_classes, read_image_folder, read_labels_file
+from edge_export.data.imagefolder import ImageFolder, LabelMatch, check_class_names, match_classes, read_image_folder, read_labels_file
 from edge_export.errors import EdgeExportError, first_line
 from edge_export.evaluate.metrics import accuracy
 from edge_export.images import preprocess
@@ -93,11 +93,7 @@ def evaluate(
         key = _source_key(m)
         if key not in models:
             model_labels = given_labels or m.labels
-            if given_labels is None and not labels_are_named(m.labels or []) and not all(c.isdigit() for c in folder.classes):
-                raise EdgeExportError(
-                    f"{d}: {m.model_id} has no class names (its labels are LABEL_0...): give --labels labels.txt "
-                    "(one label per line, in output order) or name the class folders by output index"
-                )
+            check_class_names(m.labels, given_labels is not None, folder.classes, f"{d}: {m.model_id}")
             models[key] = _Model(_rebuild_reference(m, d), match_classes(folder.classes, model_labels, m.num_classes),
                                  m.preprocessing)
 

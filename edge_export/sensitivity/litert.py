@@ -20,15 +20,11 @@ from edge_export.targets.base import ExportContext
 class LiteRtInt8Candidates:
     def __init__(self, module: nn.Module, loaded: LoadedModel, sample: torch.Tensor, ctx: ExportContext,
                  threads: int = 1):
-        from edge_export.attribution.tflite_graph import read_tflite_graph
-        from edge_export.attribution.tflite_names import ModulePathResolver, op_module
         from edge_export.targets.litert import plan_tflite_int8
 
         self.ctx, self.threads = ctx, threads
         self.plan = plan_tflite_int8(module, loaded, sample, ctx)
-        resolver = ModulePathResolver(module)
-        graph = read_tflite_graph("<converted fp32 model>", self.plan.content)
-        self._paths = [op_module(op, resolver).module_path for op in graph.ops]
+        self._paths = [path for _, path in self.plan.op_modules]
 
     def module_paths(self) -> list[str]:
         return list(dict.fromkeys(p for p in self._paths if p))

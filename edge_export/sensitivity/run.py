@@ -77,14 +77,12 @@ def _scoring_batch(r: SensitivityRequest, loaded: LoadedModel, progress) -> tupl
     if r.data is None:
         names, batch = validation_batch(loaded.preprocessing, r.images)
         return batch, None, {"source": "sample photographs", "images": len(batch)}
-    from edge_export.data.imagefolder import labels_are_named, match_classes, read_image_folder, read_labels_file
+    from edge_export.data.imagefolder import check_class_names, match_classes, read_image_folder, read_labels_file
     from edge_export.evaluate.run import read_labelled_images
 
     folder = read_image_folder(r.data, r.limit, r.seed)
     labels = read_labels_file(r.labels) if r.labels is not None else loaded.labels
-    if r.labels is None and not labels_are_named(labels or []) and not all(c.isdigit() for c in folder.classes):
-        raise EdgeExportError(f"{loaded.model_id} has no class names (its labels are LABEL_0...): give --labels "
-                              "labels.txt (one label per line, in output order) or name the class folders by output index")
+    check_class_names(loaded.labels, r.labels is not None, folder.classes, loaded.model_id)
     match = match_classes(folder.classes, labels, loaded.num_classes)
     images, unreadable = read_labelled_images(folder, progress)
     batch = torch.cat([preprocess(img, loaded.preprocessing) for img, _ in images])

@@ -32,7 +32,7 @@ import os
 import re
 import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 import numpy as np
@@ -212,18 +212,15 @@ def _op_scope(output_names) -> str:
     return "".join(f"{n};" for n in output_names)
 
 
-def module_scopes(content: bytes, module: nn.Module, names: list[str]) -> list[str]:
-    """Scopes of the ops of a converted model that the modules `names` (dotted, of `module`, the export form)
-    compute, found from litert-torch's tensor names (edge_export.attribution.tflite_names)."""
-    if not names:
-        return []
+def op_modules(content: bytes, module: nn.Module) -> list[tuple[str, str | None]]:
+    """(scope, dotted module path or None) of every op of a converted model, in op order: the module that
+    computes it (of `module`, the export form), from litert-torch's tensor names (attribution.tflite_names)."""
     from edge_export.attribution.tflite_graph import read_tflite_graph
     from edge_export.attribution.tflite_names import ModulePathResolver, op_module
-    from edge_export.quantization import inside_any
 
     resolver = ModulePathResolver(module)
     graph = read_tflite_graph("<converted fp32 model>", content)
-    return [_op_scope(op.outputs) for op in graph.ops if inside_any(op_module(op, resolver).module_path, names)]
+    return [(_op_scope(op.outputs), op_module(op, resolver).module_path) for op in graph.ops]
 
 
 def _calibration(loaded: LoadedModel, ctx: ExportContext, layout: str) -> tuple[np.ndarray, dict]:
@@ -289,13 +286,23 @@ class TfliteInt8Plan:
     int8_children: list[str]
     logits_scopes: list[str]
     calibrated: object = None  # ai-edge-quantizer's calibration result, once computed
+    _op_modules: list | None = field(default=None, repr=False)
+
+    @property
+    def op_modules(self) -> list[tuple[str, str | None]]:
+        """op_modules() of the fp32 model, resolved once per plan (the search quantizes it once per candidate)."""
+        if self._op_modules is None:
+            self._op_modules = op_modules(self.content, self.module)
+        return self._op_modules
 
     def quantize(self, float_modules: list[str], ctx: ExportContext) -> tuple[bytes, int]:
         """(the int8 model with the modules `float_modules` kept float, how many ops those modules have)."""
         from ai_edge_quantizer.algorithm_manager import AlgorithmName
         from ai_edge_quantizer.qtyping import TFLOperationName
 
-        named_scopes = module_scopes(self.content, self.module, float_modules)
+        from edge_export.quantization import inside_any
+
+        named_scopes = [scope for scope, path in self.op_modules if inside_any(path, float_modules)] if float_modules else []
         if float_modules and not named_scopes:
             raise ExportFailed(f"float_modules: no op of the converted model belongs to {', '.join(float_modules)}")
 
