@@ -27,6 +27,14 @@ def digits_artifacts(trained, tmp_path_factory):
     return {t: out / f"swiftformer-test-{t}" for t in ("xnnpack-fp32", "xnnpack-int8")}
 
 
+@pytest.fixture(scope="module")
+def evaluated(trained, digits_artifacts):
+    """Both digits artifacts evaluated on the whole held-out split: (exit code, stdout, stderr)."""
+    from conftest import run_cli
+
+    return run_cli("evaluate", *(str(d) for d in digits_artifacts.values()), "--data", str(trained.folder))
+
+
 def test_calibration_source_is_recorded(trained, digits_artifacts):
     from edge_export.data import FileSet
 
@@ -67,9 +75,9 @@ def _direct_accuracy(trained, artifact=None) -> float:
     return float((preds == trained.test_labels).mean())
 
 
-def test_evaluate_matches_a_direct_computation(trained, digits_artifacts, cli):
+def test_evaluate_matches_a_direct_computation(trained, digits_artifacts, evaluated):
     arts = [digits_artifacts["xnnpack-fp32"], digits_artifacts["xnnpack-int8"]]
-    code, out, err = cli("evaluate", *map(str, arts), "--data", str(trained.folder))
+    code, out, err = evaluated
     assert code == 0, err
     reference = _direct_accuracy(trained)
     assert reference > 0.8
@@ -93,6 +101,65 @@ def test_evaluate_matches_a_direct_computation(trained, digits_artifacts, cli):
     assert fp32["agreement"]["cosine_min"] > 0.9999  # fp32 artifact computes what PyTorch computes
     int8 = json.loads((arts[1] / "eval.json").read_text())
     assert int8["agreement"]["top1_agree"] >= 0.9
+
+
+@pytest.mark.timeout(300)
+def test_accuracy_beside_latency_in_compare_and_dashboard(digits_artifacts, evaluated, tmp_path, cli):
+    """compare and the dashboard read each artifact's eval.json: accuracy rows, the accuracy-vs-latency
+    scatter (one point per profiled artifact at its profile median), the drop per artifact; rendered in a
+    real browser."""
+    from test_dashboard import figures
+
+    from edge_export.profile.schema import load_profile
+    from edge_export.report.dashboard import build_dashboard
+
+    assert evaluated[0] == 0, evaluated[2]
+    arts = list(digits_artifacts.values())
+    for art in arts:
+        code, _, err = cli("profile", str(art), "--runs", "3", "--warmup", "1")
+        assert code == 0, err
+    ev = {a: json.loads((a / "eval.json").read_text()) for a in arts}
+    median = {a: load_profile(a / "profile-host.json").latency.median for a in arts}
+
+    code, out, err = cli("compare", *map(str, arts), "--depth", "stage")
+    assert code == 0, err
+    top1_row = next(l for l in out.splitlines() if "top-1 on your images" in l)
+    drop_row = next(l for l in out.splitlines() if "top-1 drop vs PyTorch" in l)
+    for a in arts:
+        assert f"{100 * ev[a]['artifact']['top1']:.2f}%" in top1_row
+        assert f"{100 * ev[a]['top1_drop']:+.2f} pt" in drop_row
+
+    doc = build_dashboard(arts, tmp_path / "report.html").read_text()
+    figs = figures(doc)
+    (scatter,), _ = figs["fig-accuracy"]
+    points = {t.split(" [")[0]: (x, y) for t, x, y in zip(scatter["text"], scatter["x"], scatter["y"])}
+    assert set(points) == {"xnnpack-fp32", "xnnpack-int8"}
+    for a in arts:
+        target = read_manifest(a).target
+        assert points[target] == pytest.approx((median[a], 100 * ev[a]["artifact"]["top1"]))
+    (bars,), _ = figs["fig-accuracy-drop"]
+    assert sorted(bars["x"]) == pytest.approx(sorted(100 * e["top1_drop"] for e in ev.values()))
+    table = doc[doc.index("id='accuracy-table'"):]
+    table = table[:table.index("</table>")]
+    for a in arts:
+        assert f"{100 * ev[a]['reference']['top1']:.2f}%" in table and f"{100 * ev[a]['artifact']['top1']:.2f}%" in table
+    overview = doc[doc.index('id="overview"'):]
+    assert overview[:overview.index("</table>")].count("top-1 <b>") == 2
+
+    import browser
+
+    if browser.find_chromium() is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium): browser check not run")
+    with browser.Chromium.launch(tmp_path / "chromium", width=1400, height=1000) as b:
+        page = b.open((tmp_path / "report.html").resolve().as_uri())
+        marks = page.wait_for(
+            "(() => { const n = id => document.querySelectorAll('#' + id + ' .trace .point path, #' + id +"
+            " ' .trace path.point').length; const s = n('fig-accuracy'), d = n('fig-accuracy-drop');"
+            " return s && d ? [s, d] : 0; })()", timeout=20)
+        assert marks == [2, 2]
+        assert page.exceptions == [] and page.console_errors == [], (page.exceptions, page.console_errors)
+        remote = [u for u in page.requests if not u.startswith(("file:", "data:", "blob:", "about:"))]
+        assert remote == [], f"the report fetched {remote}"
 
 
 def test_evaluate_limit_and_corrupt_files(trained, digits_artifacts, tmp_path, cli):

@@ -21,11 +21,10 @@ from edge_export.data.files import read_image
 from edge_export.data.imagefolder import ImageFolder, LabelMatch, check_class_names, match_classes, read_image_folder, read_labels_file
 from edge_export.errors import EdgeExportError, first_line
 from edge_export.evaluate.metrics import accuracy
+from edge_export.evaluate.results import EVAL_NAME, EVAL_SCHEMA
 from edge_export.images import preprocess
 from edge_export.validate import compare_logits
 
-EVAL_SCHEMA = "edge-export-eval/1"
-EVAL_NAME = "eval.json"
 
 
 @dataclass

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from edge_export.errors import EdgeExportError
+from edge_export.evaluate.results import Evaluation, read_evaluation
 from edge_export.profile.rollup import ModuleTree, rollup
 from edge_export.profile.schema import WHOLE_MODEL, Profile, ProfileError, load_profile
 
@@ -68,7 +69,8 @@ def print_numeric_gap(profile: Profile, console: Console, top: int = 10) -> None
     console.print(table)
 
 
-def _profiles_from(paths: list[Path]) -> list[Profile]:
+def _profiles_from(paths: list[Path]) -> list[tuple[Profile, Path]]:
+    """(profile, the folder it was found in) for every profile file given or found in a given artifact dir."""
     files: list[Path] = []
     for p in paths:
         p = Path(p)
@@ -81,15 +83,26 @@ def _profiles_from(paths: list[Path]) -> list[Profile]:
     if not files:
         raise EdgeExportError("no profiles found: run `edge-export profile ARTIFACT_DIR` first")
     try:
-        return [load_profile(f) for f in files]
+        return [(load_profile(f), f.parent) for f in files]
     except ProfileError as e:
         raise EdgeExportError(str(e)) from None
 
 
+def _evaluation_of(profile: Profile, folder: Path) -> Evaluation | None:
+    """The eval.json of the program this profile timed: beside the profile or one folder up (profiles/)."""
+    for d in (folder, folder.parent):
+        ev = read_evaluation(d)
+        if ev is not None and not ev.stale_for(profile.provenance.artifact_sha256):
+            return ev
+    return None
+
+
 def compare_profiles(paths: list[Path], depth: str, top: int, console: Console) -> None:
-    profiles = [p for p in _profiles_from(paths) if p.rows]
-    if not profiles:
+    found = [(p, d) for p, d in _profiles_from(paths) if p.rows]
+    if not found:
         raise EdgeExportError("none of the profiles has per-op rows to compare")
+    profiles = [p for p, _ in found]
+    evaluations = [_evaluation_of(p, d) for p, d in found]
     level: str | int = int(depth) if depth.isdigit() else depth
     tree = ModuleTree(r.module_path for p in profiles for r in p.rows)
     per = [{m.key: m.ms for m in rollup(p.rows, level, tree)} for p in profiles]
@@ -101,5 +114,13 @@ def compare_profiles(paths: list[Path], depth: str, top: int, console: Console) 
         table.add_column(f"{pv.target}\n{pv.where}{' (sim)' if pv.simulator else ''}", justify="right")
     for k in keys:
         table.add_row(k, *[f"{d[k]:.3f}" if k in d else "-" for d in per])
-    table.add_row("[bold]whole run (median)[/]", *[f"{p.latency.median:.3f}" for p in profiles])
+    table.add_row("[bold]whole run (median)[/]", *[f"{p.latency.median:.3f}" for p in profiles], end_section=True)
+    if any(evaluations):
+        table.add_row("[bold]top-1 on your images[/] (eval.json)",
+                      *[f"{100 * e.top1:.2f}%" if e else "not evaluated" for e in evaluations])
+        table.add_row("top-1 drop vs PyTorch",
+                      *[f"{e.drop:+.2f} pt" if e else "-" for e in evaluations])
+        images = {(e.data_sha256, e.images) for e in evaluations if e}
+        if len(images) > 1:
+            table.caption = "accuracy rows come from different image sets: compare within one set"
     console.print(table)

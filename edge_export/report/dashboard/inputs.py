@@ -10,6 +10,7 @@ from typing import Sequence
 
 from edge_export.artifacts import MANIFEST_NAME, Manifest, read_manifest
 from edge_export.errors import EdgeExportError
+from edge_export.evaluate.results import Evaluation, read_evaluation
 from edge_export.profile.schema import Profile, ProfileError, load_profile
 from edge_export.report.dashboard.bench import BENCH_NAME, BENCH_SCHEMA
 from edge_export.report.dashboard.coverage import COVERAGE_NAME, COVERAGE_SCHEMA
@@ -22,6 +23,7 @@ class ArtifactEntry:
     dir: Path
     manifest: Manifest
     aid: str = ""
+    evaluation: Evaluation | None = None  # eval.json beside the manifest (`edge-export evaluate`)
 
 
 @dataclass
@@ -112,7 +114,7 @@ class _Collector:
     def add_artifact(self, d: Path) -> ArtifactEntry:
         key = d.resolve()
         if key not in self.artifacts:
-            self.artifacts[key] = ArtifactEntry(dir=d, manifest=read_manifest(d))
+            self.artifacts[key] = ArtifactEntry(dir=d, manifest=read_manifest(d), evaluation=read_evaluation(d))
         art = self.artifacts[key]
         for p in _profile_files(d):
             self.add_profile(p, art)

@@ -13,6 +13,7 @@ from edge_export.artifacts import write_text_atomic
 from edge_export.errors import EdgeExportError
 from edge_export.profile.schema import Profile
 from edge_export.report.dashboard import figures, sections
+from edge_export.report.dashboard.accuracy import accuracy_section
 from edge_export.report.dashboard.bench import BENCH_SCHEMA, bench_section
 from edge_export.report.dashboard.coverage import COVERAGE_SCHEMA, coverage_section
 from edge_export.report.dashboard.html import MS_TITLE, PCT_TITLE, SIM_MARK, cite, esc
@@ -40,9 +41,10 @@ def render(artifacts, profiles, eager_explicit, benches=()) -> tuple[str, list[s
     kinds, kind_ids = figures.kinds_figure(profiles)
     dist, dist_ids = figures.distribution_figure(profiles)
     gap, gap_ids = figures.gap_figure(profiles)
+    accuracy, accuracy_ids = accuracy_section(artifacts, profiles)
     bench, bench_ids = bench_section([b for b in benches if b[1].get("schema") == BENCH_SCHEMA])
     cover, cover_ids = coverage_section([b for b in benches if b[1].get("schema") == COVERAGE_SCHEMA])
-    fig_ids = layer_ids + kind_ids + dist_ids + gap_ids + bench_ids + cover_ids
+    fig_ids = accuracy_ids + layer_ids + kind_ids + dist_ids + gap_ids + bench_ids + cover_ids
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     sims = [e for e in profiles if e.simulated]
     banner = ""
@@ -74,6 +76,8 @@ Latencies are medians over measured runs; op and module times are sums of per-op
 {banner}{warn_html}
 <h2>Artifacts</h2>
 {sections.overview(artifacts, profiles, eager_explicit)}
+<h2 id="accuracy">Accuracy on your images</h2>
+{accuracy}
 <h2>Per-layer latency</h2>
 {layers}
 {top}

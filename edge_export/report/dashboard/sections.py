@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from edge_export.report.dashboard.accuracy import accuracy_cell
 from edge_export.report.dashboard.html import cite, esc, fmt_ms, kv_table, sim_badge, where_long
 from edge_export.report.dashboard.inputs import eager_baseline
 
@@ -18,7 +19,7 @@ def overview(artifacts, profiles, eager_explicit) -> str:
             rows.append((a, None))
     head = (
         "<tr><th>model</th><th>target</th><th>runtime</th><th>size</th><th>export</th>"
-        "<th>delegation</th><th>parity vs PyTorch</th><th>median latency</th><th>vs eager</th>"
+        "<th>delegation</th><th>parity vs PyTorch</th><th>accuracy</th><th>median latency</th><th>vs eager</th>"
         "<th>where it ran</th></tr>"
     )
     body = []
@@ -76,7 +77,7 @@ def overview(artifacts, profiles, eager_explicit) -> str:
         cls = ' class="simrow"' if e and e.simulated else ""
         body.append(
             f"<tr{cls}><td>{esc(model)}</td><td>{target}</td><td>{esc(runtime)}</td><td class='num'>{size}</td>"
-            f"<td class='num'>{export}</td><td>{deleg}</td><td>{parity}</td><td>{lat}</td><td>{ratio}</td><td>{where}</td></tr>"
+            f"<td class='num'>{export}</td><td>{deleg}</td><td>{parity}</td><td>{accuracy_cell(a)}</td><td>{lat}</td><td>{ratio}</td><td>{where}</td></tr>"
         )
     return f'<table class="overview" id="overview">{head}{"".join(body)}</table>'
 
@@ -146,6 +147,12 @@ def provenance(artifacts, profiles) -> str:
             for name, ops in (("delegated ops", d.delegated_ops), ("fallback ops", d.fallback_ops)):
                 if ops:
                     items.append((name, esc(", ".join(f"{k}×{v}" for k, v in sorted(ops.items(), key=lambda kv: -kv[1])))))
+        if a.evaluation is not None:
+            ev = a.evaluation
+            items.append(("evaluation", esc(
+                f"{ev.path.name}: {ev.images} labelled images from {ev.data_root} (files sha256 {ev.data_sha256[:12]}…), "
+                f"measured {ev.measured_at}" + (" — STALE: it scored another program" if ev.stale_for(m.file_sha256) else "")
+            )))
         if m.notes:
             items.append(("notes", "<br>".join(esc(n) for n in m.notes)))
         out.append(f"<div class='prov' id='prov-{a.aid}'><h3>{a.aid} · artifact {esc(m.model_id)} / {esc(m.target)}</h3>{kv_table(items)}</div>")
