@@ -35,7 +35,6 @@ $(SYS_STAMP):
 	mkdir -p $(VENV) && touch $(SYS_STAMP)
 
 run: setup
-	rm -rf $(OUT)/.*.partial
 	$(EE) export $(MODEL) $(MODEL_OPTS) $(foreach t,$(TARGETS),--target $(t)) --out $(OUT) --threads $(THREADS)
 	$(EE) export $(TF_MODEL) $(MODEL_OPTS) --target tf-tflite-fp32 --out $(OUT) --threads $(THREADS)
 	$(MAKE) --no-print-directory run-qnn

@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any, Iterator, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from edge_export.errors import EdgeExportError
+from edge_export.interrupt import removed_if_stopped
 
 MANIFEST_NAME = "manifest.json"
 SCHEMA_VERSION = 1
@@ -195,15 +197,18 @@ def write_text_atomic(path: Path, text: str) -> None:
     The file gets the usual mode (0666 less the umask), not mkstemp's private 0600."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, path)
+        with removed_if_stopped(lambda: tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"),
+                                lambda made: made[1]) as (fd, tmp):
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.chmod(tmp, 0o666 & ~_UMASK)
+            os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
         raise
 
 
@@ -215,28 +220,69 @@ def write_json_atomic(path: Path, data: Any) -> None:
     write_text_atomic(Path(path), json.dumps(data, indent=2) + "\n")
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def remove_stale_partials(parent: Path, name: str) -> list[Path]:
+    """Remove staging dirs of artifact `name` left by a killed export (SIGKILL, power loss): their owner
+    pid, in the dir name, no longer runs. A live export's staging dir is left alone."""
+    own = re.compile(rf"^\.{re.escape(name)}\.pid(\d+)\.[^.]+\.partial$")
+    legacy = re.compile(rf"^\.{re.escape(name)}\.[^.]+\.partial$")  # before the owner pid was in the name
+    removed = []
+    for d in Path(parent).glob(f".{name}.*.partial"):
+        m = own.match(d.name)
+        if (m and not _pid_alive(int(m.group(1)))) or (not m and legacy.match(d.name)):
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+    return removed
+
+
+def make_readable(tree: Path) -> None:
+    """Directories 0777 and files 0666 less the umask (0755/0644 by default): staging dirs are made private
+    (mkdtemp's 0700) and the mode would survive the rename."""
+    for root, dirs, files in os.walk(tree):
+        os.chmod(root, 0o777 & ~_UMASK)
+        for f in files:
+            p = os.path.join(root, f)
+            executable = os.stat(p).st_mode & 0o111
+            os.chmod(p, (0o777 if executable else 0o666) & ~_UMASK)
+
+
 @contextlib.contextmanager
 def staging_dir(final_dir: Path) -> Iterator[Path]:
-    """Yield a temporary sibling of `final_dir`; on success it replaces `final_dir` atomically.
+    """Yield a temporary sibling of `final_dir`; on success it replaces `final_dir` atomically, readable by
+    others as the umask allows.
 
-    On any error the temporary directory is removed and an existing `final_dir` is left untouched.
+    On any error the temporary directory is removed and an existing `final_dir` is left untouched. Staging
+    dirs that killed exports of the same artifact left behind are removed first.
     """
     final_dir = Path(final_dir)
     parent = final_dir.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{final_dir.name}.", suffix=".partial"))
-    except OSError as e:
-        raise EdgeExportError(f"cannot write to output dir {parent}: {e.strerror} (choose another --out)") from None
-    try:
-        yield tmp
-        if final_dir.exists():
-            old = Path(tempfile.mkdtemp(dir=parent, prefix=f".{final_dir.name}.", suffix=".old"))
-            os.replace(final_dir, old / "x")
-            os.replace(tmp, final_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, final_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with contextlib.ExitStack() as stack:
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            remove_stale_partials(parent, final_dir.name)
+            tmp = stack.enter_context(removed_if_stopped(
+                lambda: Path(tempfile.mkdtemp(dir=parent, prefix=f".{final_dir.name}.pid{os.getpid()}.", suffix=".partial"))))
+        except OSError as e:
+            raise EdgeExportError(f"cannot write to output dir {parent}: {e.strerror} (choose another --out)") from None
+        try:
+            yield tmp
+            make_readable(tmp)
+            if final_dir.exists():
+                old = Path(tempfile.mkdtemp(dir=parent, prefix=f".{final_dir.name}.", suffix=".old"))
+                os.replace(final_dir, old / "x")
+                os.replace(tmp, final_dir)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, final_dir)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise

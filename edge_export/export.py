@@ -18,6 +18,7 @@ from edge_export.errors import EdgeExportError, ExportFailed, ValidationFailed, 
 from edge_export.export_pool import Outcome
 from edge_export.models import LoadedModel, load_model
 from edge_export.models.export_form import export_form
+from edge_export.models.family import check_image_size
 from edge_export.options import TargetOptions
 from edge_export.targets import ExportContext, ExportResult, Target, get_target
 from edge_export.validate import describe_failure, measure_parity, reference_logits
@@ -89,14 +90,18 @@ def _checked_targets(request: ExportRequest) -> list[tuple[Target, TargetOptions
 
 def _prepare(request: ExportRequest, progress: Callable[[str], None]) -> _Prepared:
     loaded = request.model
+    size = request.image_size
+    if size is not None and size < 1:
+        raise EdgeExportError(f"--image-size {size}: give the input side in pixels, or leave it out for the model's default")
     if not isinstance(loaded, LoadedModel):
         options = dict(request.model_options)
-        if request.image_size:
-            options["image_size"] = request.image_size
+        if size is not None:
+            options["image_size"] = size
         progress(f"loading {loaded}")
         loaded = load_model(loaded, request.checkpoint, request.seed, options)
-    elif request.image_size:
-        loaded.preprocessing = loaded.preprocessing.model_copy(update={"image_size": request.image_size})
+    elif size is not None:
+        loaded.preprocessing = loaded.preprocessing.model_copy(update={"image_size": size})
+    check_image_size(loaded, loaded.preprocessing.image_size)  # --image-size, --opt image_size or the source's
     reference = None
     if request.validate_images > 0:  # before any export: a collapsed model wastes none
         reference = reference_logits(loaded, request.validate_images)

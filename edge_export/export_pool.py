@@ -22,6 +22,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Callable, Sequence
 
+from edge_export import interrupt
 from edge_export.errors import EdgeExportError, ExportFailed
 
 
@@ -74,7 +75,9 @@ def run_forked(groups: Sequence[Sequence[str]], work: Work, jobs: int, progress:
                 group = list(pending.pop(0))
                 parent_end, child_end = ctx.Pipe(duplex=False)
                 proc = ctx.Process(target=_worker, args=(group, work, child_end, threads_per_job), daemon=True)
-                proc.start()
+                with interrupt.signals_held():
+                    proc.start()
+                    interrupt.add_worker(proc.pid)
                 child_end.close()
                 running[parent_end] = (proc, group)
             tick = getattr(progress, "tick", None)
@@ -87,12 +90,13 @@ def run_forked(groups: Sequence[Sequence[str]], work: Work, jobs: int, progress:
                 del running[conn]
                 conn.close()
                 proc.join()
+                interrupt.remove_worker(proc.pid)
                 for name in group:
                     if name not in outcomes:
                         outcomes[name] = Outcome(name, error=ExportFailed(
                             f"{name}: the export worker {_died(proc.exitcode)} before finishing; nothing was written"))
-    except BaseException:
-        for proc, _ in running.values():  # Ctrl-C reached the workers too: give them time to remove their staging dirs
+    except BaseException:  # KeyboardInterrupt in library use (the CLI's handler exits in edge_export.interrupt)
+        for proc, _ in running.values():
             proc.join(timeout=30)
             if proc.is_alive():
                 proc.kill()
@@ -137,6 +141,8 @@ def _died(code: int | None) -> str:
 
 
 def _worker(group: list[str], work: Work, conn: Connection, threads: int) -> None:
+    interrupt.in_forked_worker()
+    interrupt.release()  # held across the fork (run_forked)
     import torch
 
     # The parent's intra-op pool does not survive fork; one worker per core wants one thread each anyway.

@@ -1,7 +1,7 @@
 """`edge-export`: the command line, at the edge of the package (no library module imports it).
 
 One module per command group, each adding its commands to `edge_export.cli.app.app`; the console
-script is `edge_export.cli:app`. Every command is a thin layer over the Python API: parse, call,
+script is `edge_export.cli:main`. Every command is a thin layer over the Python API: parse, call,
 render with rich; bad input is one line and exit code 2.
 """
 
@@ -16,6 +16,6 @@ from edge_export.cli import profile  # noqa: F401
 from edge_export.cli import coverage  # noqa: F401
 from edge_export.cli import qnn  # noqa: F401
 from edge_export.cli import android  # noqa: F401
-from edge_export.cli.app import app
+from edge_export.cli.app import app, main
 
-__all__ = ["app"]
+__all__ = ["app", "main"]

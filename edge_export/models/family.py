@@ -30,6 +30,11 @@ class ModelFamily:
 
         return generic_export_form(module, loaded)
 
+    def image_size_rule(self, loaded: "LoadedModel") -> tuple[int, int]:
+        """(smallest input side, the multiple a side must be) the family's models take: `--image-size` is
+        checked against it. Any nn.Module: whatever it runs on (a 28 px digits net is fine)."""
+        return 1, 1
+
     def float_module_types(self, loaded: "LoadedModel", module: nn.Module) -> list[type]:
         """Module types of `module` (the export form) that int8 recipes keep in float: by default the
         norm forms marked KeptFloat (edge_export.models.export_form)."""
@@ -66,6 +71,16 @@ def get_family(name: str) -> ModelFamily:
     if family is None:
         raise EdgeExportError(f"unknown model family {name!r}: known {', '.join(sorted(_FAMILIES))}")
     return family
+
+
+def check_image_size(loaded: "LoadedModel", size: int) -> None:
+    """One line naming the sizes the model takes when `size` is not one of them."""
+    minimum, multiple = get_family(loaded.family).image_size_rule(loaded)
+    if size >= minimum and size % multiple == 0:
+        return
+    ok = max(minimum, -(-size // multiple) * multiple)
+    rule = f"at least {minimum} px" + (f" and a multiple of {multiple}" if multiple > 1 else "")
+    raise EdgeExportError(f"image size {size}: {loaded.model_id} takes input sides of {rule}; try --image-size {ok}")
 
 
 def family_names() -> list[str]:

@@ -109,9 +109,12 @@ def compare_profiles(paths: list[Path], depth: str, top: int, console: Console) 
     keys = sorted({k for d in per for k in d}, key=lambda k: -max(d.get(k, 0.0) for d in per))[:top]
     table = Table(title=f"per-module latency (ms, median per op summed) at depth {depth}")
     table.add_column("module")
-    for p in profiles:
+    heads = [p.provenance.target for p in profiles]
+    for (p, folder), head in zip(found, heads):
         pv = p.provenance
-        table.add_column(f"{pv.target}\n{pv.where}{' (sim)' if pv.simulator else ''}", justify="right")
+        if heads.count(head) > 1:  # e.g. tflite-int8 with and without a float_modules recipe: name the folder
+            head = folder.name if folder.name != "profiles" else folder.parent.name
+        table.add_column(f"{head}\n{pv.where}{' (sim)' if pv.simulator else ''}", justify="right")
     for k in keys:
         table.add_row(k, *[f"{d[k]:.3f}" if k in d else "-" for d in per])
     table.add_row("[bold]whole run (median)[/]", *[f"{p.latency.median:.3f}" for p in profiles], end_section=True)

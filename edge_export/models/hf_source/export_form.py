@@ -42,6 +42,12 @@ def eager_attention(module: nn.Module) -> bool:
 class TransformersFamily(ModelFamily):
     name = "transformers"
 
+    def image_size_rule(self, loaded):
+        # patch embeddings take whole patches; the hierarchical CNNs and hybrids downsample by 32
+        patch = getattr(getattr(loaded.module, "config", None), "patch_size", None)
+        patch = patch[0] if isinstance(patch, (list, tuple)) else patch
+        return (patch, patch) if isinstance(patch, int) and patch > 1 else (32, 1)
+
     def rewrite(self, module, loaded):
         rewrites = []
         if eager_attention(module):

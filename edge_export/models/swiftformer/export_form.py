@@ -266,6 +266,11 @@ class SwiftFormerOriginalFamily(ModelFamily):
         _rewrite_original(module)
         return OriginalExportForm(module), list(_REWRITES)
 
+    def image_size_rule(self, loaded: LoadedModel) -> tuple[int, int]:
+        # a stride-4 stem and three stride-2 downsamplings: below 32 px the last stage has no pixel left,
+        # and other sides crop the feature maps unevenly
+        return 32, 32
+
     def float_module_types(self, loaded: LoadedModel, module: nn.Module) -> list[type]:
         return [ExportAdditiveAttention]  # its normalize/rsqrt chain quantizes badly (README "Tolerances")
 

@@ -13,6 +13,12 @@ def is_int8(target: str) -> bool:
     return "int8" in target
 
 
+def target_label(m) -> str:
+    """The target, and the modules an int8 recipe kept float: two tflite-int8 artifacts of one model differ there."""
+    kept = m.target_options.get("float_modules") or []
+    return m.target + (f" (float: {', '.join(kept)})" if kept else "")
+
+
 def _evaluated(artifacts) -> list:
     return [a for a in artifacts if a.evaluation is not None]
 
@@ -45,7 +51,7 @@ def _scatter(fresh, profiles, fid: str) -> str:
             for e in _latency_points(a, profiles):
                 xs.append(e.profile.latency.median)
                 ys.append(100 * a.evaluation.top1)
-                text.append(f"{a.manifest.target} [{e.pid}] {e.prov.threads}t")
+                text.append(f"{target_label(a.manifest)} [{e.pid}] {e.prov.threads}t")
                 sizes.append(a.manifest.file_bytes / 1e6)
         if not xs:
             continue
@@ -64,7 +70,7 @@ def _scatter(fresh, profiles, fid: str) -> str:
 def _drops(fresh, fid: str) -> str:
     import plotly.graph_objects as go
 
-    labels = [f"{a.manifest.model_id}: {a.manifest.target} [{a.aid}]" for a in fresh]
+    labels = [f"{a.manifest.model_id}: {target_label(a.manifest)} [{a.aid}]" for a in fresh]
     drops = [a.evaluation.drop for a in fresh]
     colors = ["#c0392b" if is_int8(a.manifest.target) and d > DROP_BAR else "#2e86c1" if is_int8(a.manifest.target)
               else "#95a5a6" for a, d in zip(fresh, drops)]
@@ -89,7 +95,7 @@ def _table(evaluated, profiles) -> str:
         lat = ", ".join(f"{fmt_ms(e.profile.latency.median)} ms {cite(e)}" for e in _latency_points(a, profiles)) or "not profiled"
         drop_cls = "bad" if is_int8(m.target) and ev.drop > DROP_BAR else ""
         rows.append(
-            f"<tr><td>{esc(m.model_id)}</td><td>{esc(m.target)} {cite(a)}</td>"
+            f"<tr><td>{esc(m.model_id)}</td><td>{esc(target_label(m))} {cite(a)}</td>"
             f"<td class='num'>{100 * ev.top1:.2f}%</td><td class='num'>{'—' if ev.top5 is None else f'{100 * ev.top5:.2f}%'}</td>"
             f"<td class='num'>{100 * ev.reference_top1:.2f}%</td><td class='num {drop_cls}'>{ev.drop:+.2f} pt</td>"
             f"<td class='num'>{100 * ev.agreement_top1:.1f}%</td><td class='num'>{m.file_bytes / 1e6:.2f} MB</td>"
