@@ -119,6 +119,12 @@ class Manifest(_Strict):
     etrecord_file: str | None = None
     target_options: dict[str, Any] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
+    # The model family (edge_export.models.family) and the naming scheme its profiles give modules in: the family's
+    # canonical_module_path maps the export form's paths to it when rows are attributed (e.g. family "swiftformer-hf",
+    # module_names "swiftformer-original": transformers' names mapped to the original's). None: an older export,
+    # whose profiles keep the export form's own names.
+    family: str | None = None
+    module_names: str | None = None
 
     @field_validator("runtime")
     @classmethod

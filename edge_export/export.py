@@ -18,7 +18,7 @@ from edge_export.errors import EdgeExportError, ExportFailed, ValidationFailed, 
 from edge_export.export_pool import Outcome
 from edge_export.models import LoadedModel, load_model
 from edge_export.models.export_form import export_form
-from edge_export.models.family import check_image_size
+from edge_export.models.family import check_image_size, get_family
 from edge_export.options import TargetOptions
 from edge_export.targets import ExportContext, ExportResult, Target, get_target
 from edge_export.validate import describe_failure, measure_parity, reference_logits
@@ -121,6 +121,7 @@ def _manifest(target: Target, p: _Prepared, result: ExportResult, work: Path, se
         package_versions=package_versions(), export_seconds=round(seconds, 2),
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), delegation=result.delegation,
         etrecord_file=result.etrecord_file, target_options=result.target_options, notes=loaded.notes + result.notes,
+        family=loaded.family, module_names=get_family(loaded.family).module_names,
     )
 
 

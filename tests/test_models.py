@@ -202,3 +202,32 @@ def test_timm_layout_of_the_wrong_shape_is_one_line(tmp_path):
     with pytest.raises(EdgeExportError, match=r"does not fit .*missing \(first: dist_head.weight\).*unexpected") as e:
         load_model("swiftformer-test", checkpoint=path)
     assert "\n" not in str(e.value)
+
+
+def test_transformers_module_names_map_onto_the_original_ones():
+    """swiftformer-hf's canonical names (the manifest's module_names) are the original form's: every module of the
+    transformers export form maps to a module of the original's, every original module is reached, original
+    names are left as they are, and the port-only containers map to what they wrap."""
+    from edge_export.models.export_form import export_form
+    from edge_export.models.family import get_family
+    from edge_export.profile.schema import MODEL_INPUT
+
+    hf, orig = (load_model(f"swiftformer-test-{form}", options=OPTS) for form in ("softmax", "normalize"))
+    family = get_family(hf.family)
+    assert (hf.family, family.module_names, get_family(orig.family).module_names) == (
+        "swiftformer-hf", "swiftformer-original", "swiftformer-original")
+    hf_names = [n for n, _ in export_form(hf)[0].named_modules()]
+    orig_names = [n for n, _ in export_form(orig)[0].named_modules()]
+    mapped = [family.canonical_module_path(n) for n in hf_names]
+    assert set(mapped) - {MODEL_INPUT} == set(orig_names)
+    assert [family.canonical_module_path(n) for n in orig_names] == orig_names
+    pairs = dict(zip(hf_names, mapped))
+    assert pairs["swiftformer.encoder.network.2.blocks.0.attn.proj"] == "network.2.0.attn.Proj"
+    assert pairs["swiftformer.encoder.network.0.blocks.0.local_representation.point_wise_conv1"] == (
+        "network.0.0.local_representation.pwconv1")
+    assert pairs["swiftformer.patch_embed.patch_embedding.3"] == "patch_embed.3"
+    assert (pairs["swiftformer"], pairs["swiftformer.encoder"], pairs["swiftformer.patch_embed"],
+            pairs["swiftformer.encoder.network.4.blocks"]) == (MODEL_INPUT, "", "patch_embed", "network.4")
+    # in model order: the mapped names keep the original's module order
+    first = list(dict.fromkeys(m for m in mapped if m in orig_names))
+    assert first == [n for n in orig_names if n in first]

@@ -47,6 +47,32 @@ def test_int8_profile_and_compare(tiny_artifacts, tiny_profile, cli):
     assert "xnnpack-fp32" in out and "xnnpack-int8" in out and "network.2" in out
 
 
+def test_int8_op_time_is_attributed_and_says_what_the_rest_is(tiny_artifacts, tmp_path):
+    """xnnpack-int8: >= 95 % of op time has a module (the GELUs XNNPACK runs as unnamed int8 operators, the
+    quantize/dequantize converts by the consumer/producer rule, the model input's conversion as "(input)");
+    every attributed module is one of the model's or a pseudo-module; what stays unattributed says why."""
+    from edge_export.artifacts import read_manifest
+    from edge_export.models import load_from_source
+    from edge_export.models.export_form import export_form
+    from edge_export.profile.dispatch import profile_artifact
+    from edge_export.profile.schema import MODEL_INPUT, PSEUDO_MODULES
+
+    art = tiny_artifacts["xnnpack-int8"]
+    profile, _ = profile_artifact(art, runs=3, warmup=1, out=tmp_path / "p.json")
+    assert profile.attributed_fraction() >= 0.95
+    module, _ = export_form(load_from_source(read_manifest(art).source))
+    names = set(dict(module.named_modules()))
+    paths = {r.module_path for r in profile.rows if r.module_path}
+    assert paths - set(PSEUDO_MODULES) <= names and MODEL_INPUT in paths
+    gelus = [r for r in profile.rows if r.name.startswith("Invalid Unary Op")]
+    assert gelus and all(r.module_path.endswith(".act") and "Invalid Unary Op" in r.reason and r.kind == "gelu"
+                         for r in gelus)
+    converts = [r for r in profile.rows if r.name.startswith("Convert")]
+    assert converts and {r.kind for r in converts} == {"quantize"}
+    assert all(r.module_path for r in converts if r.stats.median > 0.001)
+    assert all(r.reason for r in profile.rows if not r.module_path)
+
+
 def test_missing_etrecord_still_profiles_and_says_why(tiny_artifacts, tmp_path):
     from edge_export.profile.dispatch import profile_artifact
 

@@ -394,6 +394,58 @@ def test_handle_less_nodes_and_input_preparation():
     assert all(not a.attributed and a.reason for a in attrs)
 
 
+def _graph(nodes, quantized: set[int], inputs=(), outputs=()):
+    """An XnnGraphInfo of `nodes` whose values in `quantized` are int8 (the others float)."""
+    from edge_export.attribution.xnnpack_blob import XnnGraphInfo, XValue
+
+    ids = {v for x in nodes for v in (*x.inputs, *x.outputs)}
+    values = {v: XValue(v, "xnn_datatype_qint8" if v in quantized else "xnn_datatype_fp32", (1, 4), False, None, 0,
+                        quantized=v in quantized) for v in ids}
+    return XnnGraphInfo("forward", 0, [(0, 0)], "schema.fbs", None, list(nodes), values, list(inputs), list(outputs),
+                        len(inputs) + len(outputs), 0, None)
+
+
+def test_int8_converts_and_unnamed_unary_operators():
+    """An int8 program: the model input's quantize (+ the layout transpose charged to it) is "(input)", the
+    output's dequantize "(output)"; converts whose FX nodes sit in no module go to the module whose input they
+    quantize (consumer) or whose output they dequantize (producer); dequantize -> GELU -> quantize runs as ONE
+    operator XNNPACK names "Invalid Unary Op", which is the GELU's."""
+    from edge_export.profile.schema import MODEL_INPUT, MODEL_OUTPUT
+
+    xn = [
+        _xn(0, "XNNConvert", 1, [0], [1]),  # quantize the model input
+        _xn(1, "XNNStaticTranspose", None, [1], [2]),  # NCHW -> NHWC, inserted by the delegate
+        _xn(2, "XNNConv2d", 2, [2, 90, 91], [3]),
+        _xn(3, "XNNConvert", 3, [3], [4]),  # dequantize: fused into the unary operator
+        _xn(4, "XNNGelu", 4, [4], [5]),
+        _xn(5, "XNNConvert", 5, [5], [6]),  # quantize: fused too
+        _xn(6, "XNNFullyConnected", 6, [6, 92], [7]),
+        _xn(7, "XNNConvert", 7, [7], [8]),  # dequantize for the float attention; its FX nodes in the root
+        _xn(8, "XNNMultiply", 8, [8, 8], [9]),
+        _xn(9, "XNNConvert", 9, [9], [10]),  # quantize the int8 projection's input; its FX nodes in the root
+        _xn(10, "XNNFullyConnected", 10, [10, 93], [11]),
+        _xn(11, "XNNConvert", 11, [11], [12]),  # dequantize the model output
+    ]
+    dh = {1: "", 2: "stem", 3: "", 4: "mlp.act", 5: "", 6: "mlp.fc", 7: "", 8: "attn.scale", 9: "", 10: "attn.proj",
+          11: ""}
+    graph = _graph(xn, quantized={1, 2, 3, 6, 7, 10, 11, 90, 92, 93}, inputs=[0], outputs=[12])
+    events = [("Convert (NC) #1", 2.0), ("Transpose (ND, X8) #1", 2.0), ("Convolution (NHWC, QC8) IGEMM #1", 10.0),
+              ("Invalid Unary Op #1", 3.0), ("Fully Connected (NC, QS8, QC8W) GEMM #1", 5.0), ("Convert (NC) #2", 1.0),
+              ("Square (NC) #1", 1.0), ("Convert (NC) #3", 1.0), ("Fully Connected (NC, QS8, QC8W) GEMM #2", 5.0),
+              ("Convert (NC) #4", 1.0)]
+    attrs = attribute_delegate_events(events, graph, dh, model_io={1: MODEL_INPUT, 11: MODEL_OUTPUT})
+    assert [a.module_path for a in attrs] == [MODEL_INPUT, MODEL_INPUT, "stem", "mlp.act", "mlp.fc", "mlp.fc",
+                                              "attn.scale", "attn.proj", "attn.proj", MODEL_OUTPUT]
+    assert [a.how for a in attrs] == ["model-input", "layout-from-producer", "matched", "matched", "matched",
+                                      "dequantize-of-producer", "matched", "quantize-for-consumer", "matched",
+                                      "model-output"]
+    assert attrs[3].xnode_kind == "XNNGelu" and "Invalid Unary Op" in attrs[3].reason
+    assert attributed_fraction(attrs) == 1.0
+    # a plain XNode list (no values: int8 cannot be told from float) leaves the root's converts in the root
+    plain = attribute_delegate_events(events, xn, dh)
+    assert plain[5].module_path == plain[7].module_path == "" and plain[3].module_path == "mlp.act"
+
+
 # ------------------------------------------------------------------------------------------
 # Cross-check against per-op delegates (Inspector attributes those directly)
 # ------------------------------------------------------------------------------------------

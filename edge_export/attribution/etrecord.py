@@ -139,3 +139,32 @@ def fused_handle_map(
             if tgt is not None:
                 out[tgt].append(h)
     return dict(out)
+
+
+def _op_name(node: Any) -> str:
+    """The op of a call_function node without namespace and overload: 'quantize_per_tensor' for
+    quantized_decomposed.quantize_per_tensor.default."""
+    parts = str(getattr(node.target, "__name__", node.target)).split(".")
+    return parts[1] if len(parts) == 3 else parts[-1]
+
+
+def model_io_handles(etrecord: Any, method: str = "forward") -> dict[int, str]:
+    """{debug handle: MODEL_INPUT | MODEL_OUTPUT} of an int8 program's quantize nodes that take a user input and
+    dequantize nodes whose result is a user output: converting the model's own input and output, which belongs
+    to no module (edge_export.attribution.xnnpack's conversion rule). {} for a float program."""
+    from edge_export.profile.schema import MODEL_INPUT, MODEL_OUTPUT
+
+    _, ep = edge_program(etrecord, method)
+    user_inputs = set(ep.graph_signature.user_inputs)
+    out: dict[int, str] = {}
+    for node in ep.graph.nodes:
+        dh = node.meta.get("debug_handle")
+        if node.op != "call_function" or not isinstance(dh, int):
+            continue
+        name = _op_name(node)
+        src = node.args[0] if node.args else None
+        if name.startswith("quantize_per") and getattr(src, "op", None) == "placeholder" and src.name in user_inputs:
+            out[dh] = MODEL_INPUT
+        elif name.startswith("dequantize_per") and any(u.op == "output" for u in node.users):
+            out[dh] = MODEL_OUTPUT
+    return out

@@ -209,8 +209,11 @@ def op_modules(graph: TfliteGraph, root) -> list[OpModule]:
 
 
 def artifact_op_modules(manifest, graph: TfliteGraph) -> tuple[list[OpModule], str | None]:
-    """Module of each op of an artifact's graph, from its export form rebuilt from the manifest's source;
-    when it cannot be rebuilt, (every op unattributed with why, why)."""
+    """Module of each op of an artifact's graph, from its export form rebuilt from the manifest's source, in the
+    manifest's canonical module names (edge_export.attribution.module_names); when the model cannot be rebuilt,
+    (every op unattributed with why, why)."""
+    from edge_export.attribution.module_names import canonical_path, module_name_map
+
     try:
         from edge_export.models import load_from_source
         from edge_export.models.export_form import export_form
@@ -219,4 +222,12 @@ def artifact_op_modules(manifest, graph: TfliteGraph) -> tuple[list[OpModule], s
     except Exception as e:  # noqa: BLE001 - any failure to rebuild leaves the profile unattributed
         why = f"the PyTorch model could not be rebuilt from the manifest's source ({type(e).__name__}: {e})"
         return [OpModule(None, why) for _ in graph.ops], why
-    return op_modules(graph, root), None
+    mapping, _ = module_name_map(manifest)
+    ops = op_modules(graph, root)
+    if mapping is None:
+        return ops, None
+    out = []
+    for om in ops:
+        path, why = canonical_path(mapping, om.module_path)
+        out.append(om if path == om.module_path else OpModule(path, why or om.reason))
+    return out, None

@@ -25,7 +25,9 @@ Alignment rules (measured with ExecuTorch 1.5.1's XNNPACK, and read from XNNPACK
   "Mean (ND) Reduce2", ``XNNStaticReshape`` as "Static Reshape (NC)" (or a copy).
 * Known rewrites (``_KIND_REWRITES``, small cost): ``mul(x, x)`` -> "Square" (only when both
   inputs are the same value; seen in the attention's normalize), min/max with a static scalar
-  -> "Clamp", a spurious clamp or no-op binary -> "Copy", ``sub(0, x)`` -> "Negate".
+  -> "Clamp", a spurious clamp or no-op binary -> "Copy", ``sub(0, x)`` -> "Negate"; a unary node
+  (GELU, sigmoid, ...) between a dequantize and a quantize runs as one int8 operator XNNPACK names
+  "Invalid Unary Op" (``UNNAMED_UNARY_FAMILY``; the two converts become no operator).
 * An XNode may produce no operator (``_ELIDABLE_KINDS``, cheap to skip): a clamp merged into
   its producer's activation, a zero constant pad fused into the following convolution,
   reshape(reshape) merged, reshapes of static shapes and copies elided. It is reported in
@@ -35,6 +37,16 @@ Alignment rules (measured with ExecuTorch 1.5.1's XNNPACK, and read from XNNPACK
   compatible family continue the previous XNode (``how="expansion"``).
 * Operators that prepare the next one's input (LHS packing, converts XNNPACK inserts) with no
   XNode of their own are charged to the next operator (``how="prep-for-next"``).
+* Quantize/dequantize converts (XNNConvert of an int8 program) whose FX nodes have no module of their
+  own (the quantizer inserts them outside any module: their ``nn_module_stack`` is the root's) follow
+  the quantization annotation that made them (``_DelegateGraph.conversion_owner``): a quantize
+  (float -> int8) or requantize belongs to the module whose INPUT it quantizes, its consumer
+  (``how="quantize-for-consumer"``); a dequantize (int8 -> float) to the module whose OUTPUT it
+  dequantizes, its producer (``how="dequantize-of-producer"``; PT2E's own grouping of debug handles
+  already puts most dequantizes with their producer's op). Consumers in several modules share their
+  innermost common module. Converting the MODEL's input or output belongs to no module: the
+  pseudo-modules ``(input)``/``(output)`` (``model_io`` handles, from the ETRecord), and so do the
+  layout transposes charged to such a convert.
 * Anything left is unattributed, with a reason.
 * XNodes written without an FX node (``DEFAULT_DEBUG_HANDLE``): the NCHW<->NHWC transposes
   ExecuTorch's ChannelsLastTaggedReshapePass inserts are charged to the XNode producing their
@@ -58,17 +70,19 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from edge_export.attribution.align import MATCH, align
-from edge_export.attribution.xnnpack_blob import XNode, XnnGraphInfo
+from edge_export.attribution.xnnpack_blob import XNode, XnnGraphInfo, XValue
 from edge_export.attribution.xnnpack_ops import (
     PREP_FAMILIES,
+    UNNAMED_UNARY_FAMILY,
     family_matches,
     normalise,
     operator_base_name,
     operator_family,
 )
+from edge_export.profile.schema import MODEL_INPUT
 
 # --------------------------------------------------------------------------------------------
 # The cost table: which operators an XNode can become, and what each alignment move costs
@@ -144,6 +158,13 @@ _KIND_REWRITES: dict[str, tuple[str, ...]] = {
     "XNNDiv": ("copy",),
 }
 
+# XNNPACK's unary elementwise node kinds (one xnn_unary_* operator each; XNNSoftmax and the pools are not).
+_UNARY_KINDS = frozenset({
+    "XNNAbs", "XNNCeiling", "XNNClamp", "XNNConvert", "XNNCos", "XNNELU", "XNNExp", "XNNFloor", "XNNGelu",
+    "XNNHardswish", "XNNLeakyReLU", "XNNLog", "XNNNegate", "XNNReciprocalSquareRoot", "XNNSigmoid", "XNNSin",
+    "XNNSquare", "XNNSquareRoot", "XNNTanh",
+})
+
 _COST_REWRITE = 0.5
 _COST_SKIP_ELIDABLE = 1.0
 _COST_SKIP_OTHER = 6.0
@@ -161,6 +182,8 @@ def match_cost(event_name: str, node: XNode) -> float | None:
     if node.kind == "XNNMultiply" and "square" in alts and fam == "square":
         return _COST_REWRITE if len(node.inputs) >= 2 and node.inputs[0] == node.inputs[1] else None
     if family_matches(fam, alts):
+        return _COST_REWRITE
+    if fam == UNNAMED_UNARY_FAMILY and node.kind in _UNARY_KINDS:
         return _COST_REWRITE
     return None
 
@@ -188,6 +211,7 @@ class Attribution:
     xnode_indices: tuple[int, ...] = ()
     xnode_kind: str | None = None
     # matched | expansion | layout-from-producer | layout-from-consumer | inferred-handle |
+    # quantize-for-consumer | dequantize-of-producer | model-input | model-output |
     # prep-for-next | portable-op | unattributed
     how: str = "unattributed"
     reason: str | None = None  # why unattributed (or a caveat for inferred attributions)
@@ -231,13 +255,30 @@ def align_events(names: Sequence[str], xnodes: Sequence[XNode]) -> tuple[list[tu
     return result.steps, result.cost
 
 
+def _common_module(paths: Iterable[str]) -> str:
+    """The innermost module containing every one of `paths` ("" = only the root; "" for none)."""
+    split = [p.split(".") for p in paths]
+    if not split:
+        return ""
+    common = []
+    for parts in zip(*split):
+        if any(p != parts[0] for p in parts):
+            break
+        common.append(parts[0])
+    return ".".join(common)
+
+
 class _DelegateGraph:
     """One delegate's XNodes: producers/consumers of each value, debug handles, what matched what."""
 
-    def __init__(self, nodes: list[XNode], inferred: Mapping[int, int], matched: Mapping[int, list[int]]):
+    def __init__(self, nodes: list[XNode], inferred: Mapping[int, int], matched: Mapping[int, list[int]],
+                 values: Mapping[int, XValue] | None = None, model_io: Mapping[int, str] | None = None):
         self.nodes = nodes
         self.inferred = dict(inferred)
         self.matched = matched
+        self.values = dict(values or {})  # value id -> XValue (tells int8 from float), when the blob was read
+        self.model_io = dict(model_io or {})  # debug handle -> MODEL_INPUT | MODEL_OUTPUT (model_io_handles)
+        self._owners: dict[int, tuple[str, str, str] | None] = {}
         self.producer: dict[int, int] = {}
         self.consumers: dict[int, list[int]] = defaultdict(list)
         for x in nodes:
@@ -295,6 +336,9 @@ class _DelegateGraph:
         return fused_into, skipped
 
     def module_of(self, xi: int, debug_handle_to_module: Mapping[int, str]) -> tuple[str | None, str]:
+        owner = self.conversion_owner(xi, debug_handle_to_module)
+        if owner is not None:
+            return owner[0], ""
         dh = self.handle_of(xi)
         kind = self.nodes[xi].kind
         if dh is None:
@@ -302,6 +346,59 @@ class _DelegateGraph:
         if dh not in debug_handle_to_module:
             return None, f"debug handle {dh} of XNode {xi} ({kind}) is not in the module map"
         return debug_handle_to_module[dh], ""
+
+    def conversion_owner(self, xi: int, dh_map: Mapping[int, str]) -> tuple[str, str, str] | None:
+        """(module, how, reason) for a convert XNode whose FX nodes have no module of their own (see the
+        module docstring): the model's input/output pseudo-module, else its consumer's module (quantize,
+        requantize) or its producer's (dequantize). None for any other XNode, or when no owner is found."""
+        if xi not in self._owners:
+            self._owners[xi] = self._conversion_owner(xi, dh_map)
+        return self._owners[xi]
+
+    def _conversion_owner(self, xi: int, dh_map: Mapping[int, str]) -> tuple[str, str, str] | None:
+        x = self.nodes[xi]
+        if x.kind != "XNNConvert" or not x.inputs or not x.outputs:
+            return None
+        h = self.handle_of(xi)
+        if h is not None and dh_map.get(h):
+            return None  # its FX nodes have a module of their own
+        if h in self.model_io:
+            what = "input" if self.model_io[h] == MODEL_INPUT else "output"
+            return self.model_io[h], f"model-{what}", f"converts the model's {what} (belongs to no module)"
+        src, dst = self.values.get(x.inputs[0]), self.values.get(x.outputs[0])
+        if src is None or dst is None:
+            return None
+        dequantize = src.quantized and not dst.quantized
+        def own_module(nb: int) -> str | None:  # "" (the root) and None: keep walking
+            h = self.handle_of(nb)
+            return dh_map.get(h) if h is not None else None
+
+        owner = _common_module(self.nearest_labels(xi, dequantize, own_module))
+        if not owner:
+            return None
+        if dequantize:
+            return owner, "dequantize-of-producer", f"dequantizes the int8 output of {owner} (its producer)"
+        return owner, "quantize-for-consumer", f"quantizes the input of {owner} (its consumer) to int8"
+
+    def nearest_labels(self, xi: int, up: bool, label: Callable[[int], Any]) -> set:
+        """The labels of the nearest XNodes upstream (producers) or downstream (consumers) of `xi` that have one
+        (`label(index)` not None/empty): every label at the first distance where any is; set() for none."""
+        found: set = set()
+        seen, frontier = {xi}, [xi]
+        while frontier and not found:
+            nxt = []
+            for cur in frontier:
+                for nb in self.neighbours(cur, up):
+                    if nb in seen:
+                        continue
+                    seen.add(nb)
+                    lab = label(nb)
+                    if lab is not None and lab != "":
+                        found.add(lab)
+                    else:
+                        nxt.append(nb)
+            frontier = nxt
+        return found
 
     def layout_source(self, xi: int) -> tuple[int | None, str]:
         """For an XNode with no FX node: the XNode producing its input, else consuming its output."""
@@ -338,7 +435,12 @@ def _attribute_matched(a: Attribution, xi: int, move: str, g: _DelegateGraph, fu
     if fused_handles and h is not None:
         a.fused_debug_handles = tuple(fh for fh in fused_handles.get(h, ()) if fh not in handles)
     mod, why = g.module_of(xi, dh_map)
-    if mod is not None and x.debug_handle is None:
+    owner = g.conversion_owner(xi, dh_map)
+    if owner is not None:
+        a.how, a.reason = owner[1], owner[2]
+    elif operator_family(a.name) == UNNAMED_UNARY_FAMILY and mod is not None:
+        a.reason = f"{x.kind} between int8 converts, run as one int8 operator XNNPACK names 'Invalid Unary Op'"
+    elif mod is not None and x.debug_handle is None:
         a.how = "inferred-handle"
         a.reason = (
             f"{x.kind} was serialised without a debug handle (created by an XNNPACK "
@@ -391,6 +493,7 @@ def attribute_delegate_events(
     *,
     inferred_handles: Mapping[int, int] | None = None,
     fused_handles: Mapping[int, Sequence[int]] | None = None,
+    model_io: Mapping[int, str] | None = None,
     report: list[AlignmentReport] | None = None,
 ) -> list[Attribution]:
     """Attribute the runtime operator events of ONE XNNPACK delegate call to modules.
@@ -401,7 +504,10 @@ def attribute_delegate_events(
     ``inferred_handles``: optional {xnode index: debug handle} for XNodes serialised without a
     handle whose FX node could be identified from the graph (``infer_missing_handles``).
     ``fused_handles``: optional {debug handle: [handles of FX nodes folded into it]}
-    (``fused_handle_map``). If ``report`` is a list, an ``AlignmentReport`` is appended to it.
+    (``fused_handle_map``). ``model_io``: optional {debug handle: MODEL_INPUT | MODEL_OUTPUT} of the
+    converts of the model's own input and output (``model_io_handles``). Converts are given their owner
+    (the module docstring's rule) only when ``xnodes`` is an ``XnnGraphInfo``: its values tell int8 from
+    float. If ``report`` is a list, an ``AlignmentReport`` is appended to it.
     """
     nodes = list(xnodes.xnodes) if isinstance(xnodes, XnnGraphInfo) else list(xnodes)
     for k, x in enumerate(nodes):
@@ -413,7 +519,8 @@ def attribute_delegate_events(
     for ei, (_, xi) in enumerate(steps):
         if xi is not None:
             matched[xi].append(ei)
-    g = _DelegateGraph(nodes, inferred_handles or {}, matched)
+    values = xnodes.values if isinstance(xnodes, XnnGraphInfo) else None
+    g = _DelegateGraph(nodes, inferred_handles or {}, matched, values, model_io)
     fused_into, skipped = g.absorbers()
     out = [Attribution(event_index=ei, name=str(name), duration=dur, module_path=None)
            for ei, (name, dur) in enumerate(events)]

@@ -30,6 +30,11 @@ def family_matches(family: str, families: Iterable[str]) -> bool:
     return any(family == f or family.startswith(f) for f in families)
 
 
+# XNNPACK's name for a unary operator whose unary type it does not record (xnn_operator_type_to_string_v2 prints
+# "Invalid Unary Op" for xnn_unary_invalid): measured with ExecuTorch 1.5.1, XNNPACK runs an int8 model's
+# dequantize -> GELU -> quantize as ONE such operator (a quantized unary op; the two converts run no operator).
+UNNAMED_UNARY_FAMILY = "invalidunaryop"
+
 # Operators XNNPACK adds to prepare the next operator's input (LHS packing, the F32 -> QD8 converts of
 # dynamic quantisation), with no graph node of their own: their time goes to the operator that follows.
 PREP_FAMILIES = ("packlh", "convert")

@@ -24,6 +24,7 @@ from edge_export.attribution.etrecord import (
     innermost_module,
     instruction_handles,
     load_etrecord,
+    model_io_handles,
 )
 from edge_export.attribution.xnnpack import (
     AlignmentReport,
@@ -132,6 +133,7 @@ def attribute_program(
     """
     etrecord = load_etrecord(etrecord)
     dh_map = debug_handle_module_map(etrecord, method)
+    model_io = model_io_handles(etrecord, method)
     instr_handles = instruction_handles(etrecord, method)
     by_instr: dict[tuple[int, int], XnnGraphInfo] = {}
     for g in read_xnnpack_delegates(pte_path):
@@ -154,14 +156,15 @@ def attribute_program(
         if g is None:
             result.warnings.append(f"delegate events at chain {key[0]} instruction {key[1]} belong to no XNNPACK delegate")
             continue
-        delegate = _attribute_delegate(key, g, grouped[key], etrecord, dh_map, instr_handles.get(key[1]), method, result)
+        delegate = _attribute_delegate(key, g, grouped[key], etrecord, dh_map, model_io, instr_handles.get(key[1]),
+                                       method, result)
         result.delegates.append(delegate)
     _attribute_portable(prof, skip_runs, instr_handles, dh_map, result)
     return result
 
 
-def _attribute_delegate(key, g: XnnGraphInfo, rs: list[DelegateRun], etrecord, dh_map, handles, method: str,
-                        result: "ProgramAttribution") -> "DelegateAttribution":
+def _attribute_delegate(key, g: XnnGraphInfo, rs: list[DelegateRun], etrecord, dh_map, model_io, handles,
+                        method: str, result: "ProgramAttribution") -> "DelegateAttribution":
     """One delegate call's events (medians over the runs that ran the same operators) -> attributions."""
     names = [n for n, _ in rs[0].events]
     usable = [r for r in rs if [n for n, _ in r.events] == names]
@@ -178,7 +181,8 @@ def _attribute_delegate(key, g: XnnGraphInfo, rs: list[DelegateRun], etrecord, d
         fused = fused_handle_map(etrecord, handles, xh, method)
     rep: list[AlignmentReport] = []
     attrs = attribute_delegate_events(
-        list(zip(names, med)), g, dh_map, inferred_handles=inferred, fused_handles=fused, report=rep
+        list(zip(names, med)), g, dh_map, inferred_handles=inferred, fused_handles=fused, model_io=model_io,
+        report=rep,
     )
     for r in usable:
         tot = result.runs.setdefault(r.run_index, RunTotals())
@@ -224,21 +228,7 @@ _ACTIVATION_TARGETS = ("relu", "hardtanh", "clamp", "getitem")
 
 def _nearest_handled(g: _DelegateGraph, xi: int, up: bool) -> set[int]:
     """Debug handles of the nearest XNodes with one, upstream (producers) or downstream (consumers) of `xi`."""
-    found: set[int] = set()
-    seen, frontier = {xi}, [xi]
-    while frontier and not found:
-        nxt = []
-        for cur in frontier:
-            for nb in g.neighbours(cur, up):
-                if nb in seen:
-                    continue
-                seen.add(nb)
-                if g.nodes[nb].debug_handle is not None:
-                    found.add(g.nodes[nb].debug_handle)  # type: ignore[arg-type]
-                else:
-                    nxt.append(nb)
-        frontier = nxt
-    return found
+    return g.nearest_labels(xi, up, lambda nb: g.nodes[nb].debug_handle)
 
 
 def _closure(start: Iterable, up: bool) -> set:

@@ -23,6 +23,18 @@ class ModelFamily:
     # True when transformers' TensorFlow port computes exactly this family's function (the tf-tflite route).
     tensorflow_twin: ClassVar[bool] = False
 
+    @property
+    def module_names(self) -> str:
+        """The naming scheme `canonical_module_path` gives module paths in, recorded in the manifest
+        (`module_names`): a family whose models are another family's architecture under other names (a port)
+        maps them to that family's, so profiles of either name every module alike. By default its own names."""
+        return self.name
+
+    def canonical_module_path(self, path: str) -> str:
+        """`path`, a module of this family's export form, in the `module_names` scheme (profile rows are named
+        so: edge_export.attribution.module_names). Must leave a path already in that scheme unchanged."""
+        return path
+
     def rewrite(self, module: nn.Module, loaded: "LoadedModel") -> tuple[nn.Module, list[str]]:
         """The export form of `module` (a deep copy the caller owns): numerically equivalent, submodule names
         kept, returning a logits tensor; and the names of the rewrites applied."""

@@ -27,13 +27,15 @@ class ProfileRequest:
 
 
 def collector_for(manifest: Manifest, where: str) -> Callable[[ProfileRequest], Profile]:
-    """The profiler of the artifact's runtime that runs on `where` ("host" or "adb")."""
+    """The profiler of the artifact's runtime that runs on `where` ("host" or "adb"); its rows name modules in the
+    manifest's canonical names (edge_export.attribution.module_names)."""
+    from edge_export.attribution.module_names import canonical_profile
     from edge_export.runtimes import get_runtime
 
     runtime = get_runtime(manifest.runtime)
     if where not in runtime.profilers:
         raise EdgeExportError(f"no {where} profiler for runtime {manifest.runtime!r} ({manifest.target})")
-    return lambda req: runtime.collect(where, req)
+    return lambda req: canonical_profile(runtime.collect(where, req), req.manifest)
 
 
 def default_profile_path(artifact_dir: Path, device: str) -> Path:
@@ -164,8 +166,11 @@ def profile_artifact(
     if numeric_gap:
         from edge_export.profile.numeric_gap import compute_numeric_gap
 
+        from edge_export.attribution.module_names import canonical_profile
+
         gaps, notes = compute_numeric_gap(artifact_dir, manifest, gap_images, threads, progress)
-        profile = profile.model_copy(update={"numeric_gap": gaps, "notes": [*profile.notes, *notes]})
+        profile = canonical_profile(profile.model_copy(update={"numeric_gap": gaps, "notes": [*profile.notes, *notes]}),
+                                    manifest)
     path = Path(out) if out else default_profile_path(artifact_dir, device)
     save_profile(profile, path)
     return profile, path

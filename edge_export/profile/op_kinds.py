@@ -7,7 +7,7 @@ import re
 # (kind, pattern over the lower-cased runtime op name); first match wins.
 _RULES: list[tuple[str, str]] = [
     ("depthwise-conv", r"depthwise|dwconv"),
-    ("conv", r"conv"),
+    ("conv", r"conv(?!ert)"),  # not XNNPACK's "Convert (NC)" (int8 quantize/dequantize)
     ("gemm", r"fully.?connected|gemm|matmul|batch.?matrix|\bmm\b|bmm|linear|dot"),
     ("gelu", r"gelu"),
     ("relu", r"relu|clamp|hardtanh"),

@@ -72,11 +72,19 @@ class OpRow(_Strict):
     kind: str  # normalized op kind: conv, gemm, gelu, add, mul, normalize, pool, softmax, transpose, ...
     index: int | None = None  # op index in the runtime's own order
     stats: Stats  # per-run time of this op (ms)
-    module_path: str | None = None  # dotted PyTorch module path, e.g. swiftformer.encoder.network.2.blocks.5.attn
+    # dotted PyTorch module path (e.g. network.2.5.attn), in the family's canonical names (Manifest.module_names),
+    # or a pseudo-module (PSEUDO_MODULES) for time that belongs to the model as a whole
+    module_path: str | None = None
     attribution: Literal["exact", "aligned", "unattributed"] = "unattributed"
     reason: str | None = None  # why unattributed, or how aligned
     delegate: str | None = None
 
+
+# Pseudo-modules: op time of the model as a whole, not of one of its modules (an int8 program converting its input
+# to int8 and to the delegate's layout, and its output back to float).
+MODEL_INPUT = "(input)"
+MODEL_OUTPUT = "(output)"
+PSEUDO_MODULES = (MODEL_INPUT, MODEL_OUTPUT)
 
 WHOLE_MODEL = "(whole model)"  # how views label NumericGap.module_path "" (the root module: the model's output)
 

@@ -42,7 +42,7 @@ def fixture_manifests() -> dict[str, dict]:
             outputs=[TensorSpec(name="logits", shape=[1, 10], dtype="float32", layout="NC")],
             preprocessing=Preprocessing(image_size=64), labels=[f"class {i}" for i in range(10)], num_classes=10,
             params=123456, flops=7890000, package_versions={"edge-export": "0.1.0"}, export_seconds=1.5,
-            created_at="2026-12-02T00:00:00+00:00",
+            created_at="2026-12-02T00:00:00+00:00", family="swiftformer-original", module_names="swiftformer-original",
         ).model_dump(mode="json")
 
     return {

@@ -10,6 +10,7 @@ import torch
 
 from edge_export.errors import EdgeExportError
 from edge_export.models.checkpoints import read_state_dict
+from edge_export.profile.schema import MODEL_INPUT
 
 CheckpointFormat = Literal["hf-folder", "original", "hf", "timm"]
 
@@ -53,6 +54,27 @@ def hf_to_original_key(key: str) -> str:
     k = k.replace("swiftformer.patch_embed.patch_embedding.", "patch_embed.")
     k = re.sub(r"^swiftformer\.encoder\.network\.(\d+)\.blocks\.(\d+)\.", r"network.\1.\2.", k)
     return k.replace("swiftformer.encoder.network.", "network.")
+
+
+# Module paths of transformers' port that hold no parameter of their own, hence have no checkpoint key: the
+# containers only the port has. Its encoder wraps the original's top level (its own code: the TF port's transpose
+# of the last feature map back to NCHW, the root's business); a stage's `blocks` list is the original's stage
+# Sequential itself. Its main layer computes nothing of its own in PyTorch, and in the TF port only the model
+# input's NCHW -> NHWC transpose (TFSwiftFormerMainLayer.call): the "(input)" pseudo-module, as the int8
+# programs' input conversion.
+_HF_ONLY_CONTAINERS = {"swiftformer": MODEL_INPUT, "swiftformer.encoder": "", "swiftformer.patch_embed": "patch_embed"}
+
+
+def hf_to_original_module(path: str) -> str:
+    """A module path of the transformers port (or of its export form) in the original names, by the checkpoint
+    key map above: swiftformer.encoder.network.2.blocks.5.attn.proj -> network.2.5.attn.Proj. Original paths are
+    returned unchanged; the port-only containers map to what they wrap ("" = the root) or do (see above)."""
+    if path in _HF_ONLY_CONTAINERS:
+        return _HF_ONLY_CONTAINERS[path]
+    m = re.fullmatch(r"swiftformer\.encoder\.network\.(\d+)\.blocks", path)
+    if m:
+        return f"network.{m.group(1)}"
+    return hf_to_original_key(f"{path}.")[:-1] if path else path
 
 
 # timm (timm/models/swiftformer.py, whose checkpoint_filter_fn renames original keys) -> original names.

@@ -17,6 +17,7 @@ from edge_export.models.export_form import EPS as _EPS
 from edge_export.models.export_form import L2NormalizeLastDim
 from edge_export.models.family import ModelFamily, register_family
 from edge_export.models.loaded import LoadedModel
+from edge_export.models.swiftformer.checkpoints import hf_to_original_module
 
 REWRITE_NORMALIZE = "l2-normalize as v * rsqrt(clamp_min((v*v) @ ones, eps^2))"
 REWRITE_TOKEN_SUM = "attention token sum as bmm(A^T, q); broadcast instead of repeat"
@@ -281,6 +282,12 @@ class SwiftFormerHfFamily(SwiftFormerOriginalFamily):
 
     name = "swiftformer-hf"
     tensorflow_twin = True
+    # profiles name its modules as the original's (network.2.5.attn.Proj, not swiftformer.encoder.network.2.blocks.5
+    # .attn.proj): one name per module across attention forms, sources and backends
+    module_names = SwiftFormerOriginalFamily.name
+
+    def canonical_module_path(self, path: str) -> str:
+        return hf_to_original_module(path)
 
     def rewrite(self, module: nn.Module, loaded: LoadedModel) -> tuple[nn.Module, list[str]]:
         _rewrite_hf(module)

@@ -41,6 +41,9 @@ class ExecuTorchRuntime(Runtime):
         return instrumented_program(artifact_dir, manifest, hooks, threads, sample, progress)
 
     def etdump_rows(self, artifact_dir, manifest, etdump, skip_runs):
+        from edge_export.attribution.module_names import canonical_rows
         from edge_export.runtimes.executorch.host_collector import rows_from_etdump
 
-        return rows_from_etdump(artifact_dir, manifest, etdump, skip_runs)
+        rows, notes = rows_from_etdump(artifact_dir, manifest, etdump, skip_runs)
+        rows, more = canonical_rows(rows, manifest)
+        return rows, notes + more

@@ -54,8 +54,11 @@ def _row(name: str, durations: list[float], a) -> OpRow:
         reason = "op in the root module's own forward (no submodule)"
     else:
         reason = a.reason or a.how
+    kind = op_kind(_strip_counter(name))
+    if kind == "other" and a is not None and a.xnode_kind:  # a name that tells nothing ("Invalid Unary Op")
+        kind = op_kind(a.xnode_kind.removeprefix("XNN"))
     return OpRow(
-        name=name, kind=op_kind(_strip_counter(name)), stats=Stats.of(durations), module_path=path,
+        name=name, kind=kind, stats=Stats.of(durations), module_path=path,
         attribution=("exact" if a.how == "matched" else "aligned") if path else "unattributed", reason=reason,
         delegate="XnnpackBackend",
     )
