@@ -27,6 +27,7 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _staging: set[Path] = set()  # output being written by this process: removed on a stop signal
 _workers: set[int] = set()  # pids of forked export workers of this process
 _main_pid: int | None = None  # the process that prints the one line
+_report_fd: int = 2  # where that line goes (the terminal, when the CLI sends library output to a log)
 
 
 @contextlib.contextmanager
@@ -41,6 +42,16 @@ def removed_if_stopped(make: Callable[[], T], path_of: Callable[[T], str | Path]
         yield made
     finally:
         _staging.discard(path)
+
+
+def remove_on_stop(path: Path) -> None:
+    """`path` is removed if a stop signal ends the process (for the whole run, e.g. a temporary log)."""
+    _staging.add(Path(path))
+
+
+def report_to(fd: int) -> None:
+    global _report_fd
+    _report_fd = fd
 
 
 def add_worker(pid: int) -> None:
@@ -95,12 +106,12 @@ def _stop(signum, frame) -> None:
                 p.unlink()
     if os.getpid() == _main_pid:
         with contextlib.suppress(Exception):
-            if sys.stderr.isatty():
-                sys.stderr.write("\x1b[?25h")  # rich hides the cursor while it draws progress
-            sys.stderr.write(f"\ninterrupted by {signal.Signals(signum).name}: nothing half-written was kept\n")
-            sys.stderr.flush()
-    with contextlib.suppress(Exception):
-        sys.stdout.flush()
+            show = "\x1b[?25h" if os.isatty(_report_fd) else ""  # rich hides the cursor while it draws progress
+            line = f"{show}\ninterrupted by {signal.Signals(signum).name}: nothing half-written was kept\n"
+            os.write(_report_fd, line.encode())
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
     os._exit(128 + signum)
 
 

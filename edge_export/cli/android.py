@@ -7,12 +7,12 @@ from typing import Optional
 
 import typer
 
-from edge_export.cli.app import app
+from edge_export.cli.app import QuietTyper, app
 from edge_export.cli.common import Progress, console, fail
 from edge_export.errors import EdgeExportError
 
 
-android_app_cli = typer.Typer(help="The Android sample app over adb: deploy an artifact, collect its benchmark results.")
+android_app_cli = QuietTyper(help="The Android sample app over adb: deploy an artifact, collect its benchmark results.")
 app.add_typer(android_app_cli, name="android")
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import re
+import time
 
 import typer
 from rich.console import Console
@@ -31,30 +33,57 @@ def parse_opts(pairs: list[str] | None, what: str) -> dict[str, str]:
 
 
 class Progress:
-    """Spinner with the current step; each finished step is printed with its elapsed time.
+    """One live row per target with its current stage, a bar while a stage counts (calibrated 8/32), and the
+    target's elapsed time. Messages "target: stage" pick the row; anything else is the command's own row.
+    A finished target ("target: wrote DIR") leaves one line with its time. Off a terminal (CI logs, pipes)
+    nothing is drawn and each stage is one plain line instead.
 
     No refresh thread (auto_refresh off): export forks workers, and a thread caught inside a write to stderr
     at fork time leaves the worker's stderr locked. The display refreshes on each message and on `tick()`,
     which waiting loops call."""
 
-    def __init__(self):
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    _COUNT = re.compile(r"(\d+)/(\d+)")
+    _MAIN = "edge-export"
 
-        self.p = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err,
-                          transient=True, auto_refresh=False)
-        self.task = None
+    def __init__(self):
+        from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.live = err.is_terminal
+        # redirect_* off: rich would route Python-level library output (warnings, logging) through the
+        # terminal console; it belongs in the log (edge_export/cli/output.py).
+        self.p = Progress(SpinnerColumn(), TextColumn("[bold]{task.fields[row]}[/]"), TextColumn("{task.description}"),
+                          BarColumn(bar_width=16), TimeElapsedColumn(), console=err, transient=True,
+                          redirect_stdout=False, redirect_stderr=False, auto_refresh=False, disable=not self.live)
+        self.rows: dict[str, tuple[int, float]] = {}  # row -> (task, started)
 
     def tick(self) -> None:
         self.p.refresh()
 
     def __enter__(self):
         self.p.__enter__()
-        self.task = self.p.add_task("starting", total=None)
         return self
 
     def __call__(self, msg: str) -> None:
-        self.p.console.print(f"[dim]{msg}[/]", highlight=False)
-        self.p.update(self.task, description=msg, refresh=True)
+        row, _, stage = msg.partition(": ")
+        if not stage or " " in row:
+            row, stage = self._MAIN, msg
+        if not self.live:
+            self.p.console.print(f"[dim]{msg}[/]", highlight=False, soft_wrap=True)
+            return
+        if row not in self.rows:
+            self.rows[row] = self.p.add_task(stage, row=row, total=None), time.monotonic()
+        task, started = self.rows[row]
+        if stage.startswith("wrote "):
+            elapsed = time.monotonic() - started
+            del self.rows[row]
+            self.p.remove_task(task)
+            self.p.console.print(f"[green]✓[/] [bold]{row}[/] {elapsed:.1f} s  [dim]{stage}[/]", highlight=False,
+                                 soft_wrap=True)
+        else:
+            count = self._COUNT.search(stage)
+            done, total = (int(count[1]), int(count[2])) if count else (0, None)
+            self.p.update(task, description=stage, completed=done, total=total)
+        self.p.refresh()
 
     def __exit__(self, *exc):
         self.p.__exit__(*exc)
@@ -68,7 +97,7 @@ def step_bars():
 
     tasks: dict[str, int] = {}
     with Bars(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-              console=err, transient=True) as bar:
+              console=err, transient=True, redirect_stdout=False, redirect_stderr=False) as bar:
 
         def progress(what: str, done: int, total: int) -> None:
             if what not in tasks:

@@ -9,6 +9,7 @@ import typer
 
 from edge_export.cli.app import app
 from edge_export.cli.common import Progress, console, fail
+from edge_export.cli.output import keep_log_in
 from edge_export.errors import EdgeExportError
 
 
@@ -37,6 +38,7 @@ def coverage_cmd(
             result = run_coverage(entries, targets, out, threads=list(threads or [1, 2]), runs=runs, progress=progress)
     except EdgeExportError as e:
         fail(e)
+    keep_log_in(out, "coverage.log")
     failed = [c for c in result["cells"] if not c["ok"]]
     console.print(f"wrote {out / 'coverage.json'} and {out / 'coverage.md'}: {len(result['cells']) - len(failed)} of "
                   f"{len(result['cells'])} cells exported and validated")

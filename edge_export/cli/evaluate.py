@@ -11,6 +11,7 @@ from rich.table import Table
 
 from edge_export.cli.app import app
 from edge_export.cli.common import console, fail, step_bars
+from edge_export.cli.output import keep_log_in
 from edge_export.errors import EdgeExportError
 
 
@@ -48,4 +49,5 @@ def evaluate_cmd(
         console.print(f"[yellow]skipped {len(unreadable)} unreadable file(s):[/] {', '.join(sorted(unreadable)[:5])}"
                       + (" ..." if len(unreadable) > 5 else ""), highlight=False)
     for path in written:
+        keep_log_in(path.parent, "evaluate.log")
         console.print(f"wrote {path}", highlight=False)

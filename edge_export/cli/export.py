@@ -10,6 +10,7 @@ from rich.table import Table
 
 from edge_export.cli.app import app
 from edge_export.cli.common import Progress, console, fail, parse_opts
+from edge_export.cli.output import keep_log_in
 from edge_export.errors import EdgeExportError
 
 
@@ -51,25 +52,41 @@ def export_cmd(
             outcomes = export_outcomes(request, progress)
     except EdgeExportError as e:
         fail(e)
-    for o in outcomes:
-        if o.path is not None:
-            _print_summary(o.path)
+    written = [o.path for o in outcomes if o.path is not None]
+    for path in written:
+        keep_log_in(path, "export.log")
+    if written:
+        console.print(_summary(written))
+        folders = sorted({str(path.parent) for path in written})
+        console.print(f"written to {', '.join(folders)}: " + " ".join(path.name for path in written), highlight=False,
+                      soft_wrap=True)
     errors = [o.error for o in outcomes if o.error is not None]
     if errors:
         fail(*errors)
 
 
-def _print_summary(path: Path) -> None:
+def _summary(paths: list[Path]) -> Table:
+    """One row per artifact written: what a user checks before shipping it (delegation, what fell back or stayed
+    float, parity)."""
     from edge_export.artifacts import read_manifest
 
-    m = read_manifest(path)
-    d, p = m.delegation, m.parity
-    parts = [f"[bold]{path}[/]", f"{m.file_bytes / 1e6:.2f} MB", f"export {m.export_seconds:.1f} s"]
-    if d:
-        parts.append(f"{d.subgraphs} subgraph(s), {d.delegated_nodes} delegated / {d.fallback_nodes} fallback nodes")
-    if p:
-        parts.append(f"cosine_min {p.cosine_min:.6f}, top-1 {p.top1_agree:.0%}")
-    console.print(" | ".join(parts), highlight=False, soft_wrap=True)
+    table = Table(title="artifacts written", title_justify="left")
+    for col, justify in (("target", "left"), ("MB", "right"), ("export", "right"), ("delegated nodes", "left"),
+                         ("fallback / float", "left"), ("cos min", "right"), ("top-1", "right")):
+        table.add_column(col, justify=justify, no_wrap=col in ("target", "cos min"))
+    for path in paths:
+        m = read_manifest(path)
+        d, p = m.delegation, m.parity
+        delegation = (f"{d.delegated_nodes}/{d.delegated_nodes + d.fallback_nodes} in {d.subgraphs} "
+                      f"subgraph{'s' if d.subgraphs != 1 else ''}") if d else "-"
+        left = [f"{op}×{n}" for op, n in sorted((d.fallback_ops if d else {}).items(), key=lambda kv: -kv[1])]
+        float_modules = m.target_options.get("float_modules") if isinstance(m.target_options, dict) else None
+        if float_modules:
+            left.append(f"float: {','.join(float_modules) if isinstance(float_modules, list) else float_modules}")
+        table.add_row(m.target, f"{m.file_bytes / 1e6:.2f}", f"{m.export_seconds:.0f} s", delegation,
+                      "[yellow]" + " ".join(left) + "[/]" if left else "none",
+                      f"{p.cosine_min:.6f}" if p else "-", f"{p.top1_agree:.0%}" if p else "-")
+    return table
 
 
 @app.command("validate")
@@ -116,7 +133,7 @@ def inspect_cmd(
 
             info = inspect_tflite(artifact_dir)
             if as_json:
-                print(json.dumps(info.to_json(), indent=1))
+                console.out(json.dumps(info.to_json(), indent=1), highlight=False)  # fd 1 may be the log (cli/output.py)
             else:
                 console.print(info.table(), highlight=False)
             return

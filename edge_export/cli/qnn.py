@@ -8,11 +8,11 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from edge_export.cli.app import app
+from edge_export.cli.app import QuietTyper, app
 from edge_export.cli.common import console, err, fail
 from edge_export.errors import EdgeExportError
 
-qnn_app = typer.Typer(
+qnn_app = QuietTyper(
     add_completion=False,
     no_args_is_help=True,
     help="[EXPERIMENTAL] Qualcomm QNN host SDK for the qnn-fp16/qnn-int8 targets: QAIRT host libraries from PyPI's "
@@ -38,7 +38,7 @@ def setup_cmd(
 
     try:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err,
-                      transient=True) as progress:
+                      transient=True, redirect_stdout=False, redirect_stderr=False) as progress:
             task = progress.add_task("provisioning the QNN host SDK", total=None)
 
             def say(msg: str) -> None:
@@ -55,7 +55,7 @@ def setup_cmd(
     )
     for w in sdk.warnings:
         err.print(f"[yellow]note:[/] {w}", highlight=False)
-    print(sdk.root)  # the only stdout line: QNN_SDK_ROOT=$(edge-export qnn-sdk setup) works
+    console.out(str(sdk.root), highlight=False)  # the only stdout line: QNN_SDK_ROOT=$(edge-export qnn-sdk setup) works
 
 
 @qnn_app.command("info")

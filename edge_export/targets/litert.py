@@ -41,7 +41,7 @@ from pydantic import BeforeValidator
 from torch import nn
 
 from edge_export.artifacts import TensorSpec
-from edge_export.errors import ExportFailed
+from edge_export.errors import EdgeExportError, ExportFailed
 from edge_export.models.loaded import LoadedModel
 from edge_export.options import TargetOptions
 from edge_export.quantization import AttentionMode, ModuleNames
@@ -304,7 +304,8 @@ class TfliteInt8Plan:
 
         named_scopes = [scope for scope, path in self.op_modules if inside_any(path, float_modules)] if float_modules else []
         if float_modules and not named_scopes:
-            raise ExportFailed(f"float_modules: no op of the converted model belongs to {', '.join(float_modules)}")
+            raise EdgeExportError(f"float_modules: no op of the converted model belongs to {', '.join(float_modules)} "
+                                  "(its ops were fused into a neighbour's): name the module that holds it")
 
         def configure(q):
             keep = AlgorithmName.NO_QUANTIZE
