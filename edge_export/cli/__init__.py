@@ -16,6 +16,7 @@ from edge_export.cli import profile  # noqa: F401
 from edge_export.cli import coverage  # noqa: F401
 from edge_export.cli import qnn  # noqa: F401
 from edge_export.cli import android  # noqa: F401
+from edge_export.cli import doctor  # noqa: F401
 from edge_export.cli.app import app, main
 
 __all__ = ["app", "main"]
