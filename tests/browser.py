@@ -3,6 +3,7 @@
     with Chromium.launch(tmp_path) as browser:          # None-safe: `find_chromium()` first
         page = browser.open("file:///.../report.html")  # console errors, exceptions, requests recorded
         page.evaluate("document.title")
+        page.click_at("#some-button")                   # a real mouse click (Input.dispatchMouseEvent)
         page.screenshot(tmp_path / "page.png")
 
 The browser is started with a fresh --user-data-dir and the flags that keep it from reaching the
@@ -203,6 +204,26 @@ class Page:
             time.sleep(interval)
         raise CDPError(f"timed out after {timeout} s waiting for {expr!r} (last value {value!r})")
 
+    def click(self, x: float, y: float) -> None:
+        """A real left click at viewport point (x, y), as a user's mouse makes it (Input domain: the pointer
+        moves there, presses, releases), so the page's own handlers decide what it hit."""
+        self.send("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x, "y": y})
+        for kind in ("mousePressed", "mouseReleased"):
+            self.send("Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1})
+
+    def click_at(self, expr: str) -> tuple[float, float]:
+        """Click where `expr` points: a parenthesised JS expression giving [x, y] in the viewport, or else a
+        CSS selector (that element is scrolled to the middle of the viewport and clicked at its centre).
+        Returns the point clicked."""
+        if not expr.lstrip().startswith("("):
+            expr = (
+                f"(() => {{ const e = document.querySelector({json.dumps(expr)}); e.scrollIntoView({{block: 'center'}});"
+                " const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+            )
+        x, y = self.evaluate(expr)
+        self.click(x, y)
+        return x, y
+
     def screenshot(self, path: Path, full_page: bool = True) -> Path:
         params: dict = {"format": "png"}
         if full_page:
@@ -232,6 +253,8 @@ class Chromium:
             raise CDPError("chromium is not installed (apt-get install -y chromium)")
         profile_dir = Path(tmp_dir) / "chromium-profile"
         profile_dir.mkdir(parents=True, exist_ok=True)
+        port_file = profile_dir / "DevToolsActivePort"
+        port_file.unlink(missing_ok=True)  # a reused profile dir: the last browser's port is not this one's
         log = open(Path(tmp_dir) / "chromium.log", "wb")
         proc = subprocess.Popen(
             [exe, *FLAGS, f"--user-data-dir={profile_dir}", f"--window-size={width},{height}", "about:blank"],
@@ -241,7 +264,6 @@ class Chromium:
             start_new_session=True,
         )
         log.close()
-        port_file = profile_dir / "DevToolsActivePort"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if port_file.is_file():

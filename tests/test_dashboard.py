@@ -3,8 +3,9 @@
 Profiles are built here from the schema (module paths of the transformers SwiftFormer-XS tree, two
 backends plus an eager baseline); the end-to-end test on real profiles lives with the collectors.
 The browser test loads the report in headless Debian Chromium over the DevTools protocol
-(tests/browser.py) and checks that every plot rendered, nothing was logged as an error, and no
-network request left the file.
+(tests/browser.py) and checks that every plot rendered, that real mouse clicks drill the per-layer
+heatmap down (stage -> blocks -> layers) and back up, nothing was logged as an error, and no network
+request left the file.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from edge_export.artifacts import (  # noqa: E402
 )
 from edge_export.errors import EdgeExportError  # noqa: E402
 from edge_export.report.dashboard import SIM_MARK, build_dashboard, collect  # noqa: E402
+from edge_export.report.dashboard.verdict import verdict  # noqa: E402
 from edge_export.profile.rollup import UNATTRIBUTED, ModuleTree, kind_totals, rollup  # noqa: E402
 from edge_export.profile.schema import NumericGap, OpRow, Profile, Provenance, Stats, save_profile  # noqa: E402
 
@@ -222,6 +224,12 @@ def figures(doc: str) -> dict[str, tuple[list, dict]]:
     return out
 
 
+def layers_data(doc: str) -> dict:
+    """The per-layer table the page embeds for its heatmap and bars (layers.py)."""
+    m = re.search(r'<script type="application/json" id="layers-data">(.*?)</script>', doc, re.S)
+    return json.loads(m.group(1).replace("<\\/", "</"))
+
+
 # ------------------------------------------------------------------------------------------
 # roll-ups
 # ------------------------------------------------------------------------------------------
@@ -279,27 +287,38 @@ def test_two_backends_both_shown(workspace):
     out = build_dashboard([workspace["xnn"], workspace["qnn"], workspace["eager"]], workspace["root"] / "report.html")
     doc = out.read_text()
     figs = figures(doc)
-    assert set(figs) == {"fig-layers-stage", "fig-layers-block", "fig-layers-layer", "fig-kinds", "fig-latency", "fig-gap"}
-    names = [t["name"] for t in figs["fig-layers-block"][0]]
-    assert len(names) == 3
-    assert any(n.startswith("xnnpack-fp32 @ host") for n in names)
-    assert any(n.startswith("qnn-htp-int8 @ host") and n.endswith("⚠SIM") for n in names)
-    assert any(n.startswith("eager @ host") for n in names)
+    assert set(figs) == {"fig-kinds", "fig-latency", "fig-gap"}  # the per-layer figures are drawn by layers.js
+    data = layers_data(doc)
+    cols = data["cols"]
+    assert len(cols) == 3
+    assert any(c.startswith("xnnpack-fp32<br>@ host") for c in cols)
+    assert any(c.startswith("qnn-htp-int8<br>@ host") and c.endswith("⚠SIM") for c in cols)
+    assert any(c.startswith("eager<br>@ host") for c in cols)
+    # a simulator next to a CPU (>4x apart in op time): the view starts in shares of each column's op time
+    assert data["unit"] == "pct" and 'class="lvl active" data-unit-btn="layers:pct"' in doc
+    levels = data["levels"]
+    stages = [r["k"] for r in levels["stage"]]
+    assert stages[:2] == ["swiftformer.patch_embed", "swiftformer.encoder.network.0"] and stages[-1] == UNATTRIBUTED
+    assert len(levels["block"]) == 1 + 16 + 3 + 4 + 1 and data["top"] == 15
+    # every module links to its parent one level up (the drill-down), and every level sums to each op total
+    assert all(r["p"] is None for r in levels["stage"])
+    assert {r["p"] for r in levels["block"]} <= set(stages)
+    assert {r["p"] for r in levels["layer"]} <= {r["k"] for r in levels["block"]}
+    for rows in levels.values():
+        for j, total in enumerate(data["total"]):
+            assert sum(r["ms"][j] or 0 for r in rows) == pytest.approx(total, rel=1e-5)
     # the same module keys for every backend, the most expensive XNNPACK block is in stage 0
-    # a simulator next to a CPU (>4x apart in op time): bars start as shares of each backend's op time
-    block_traces = figs["fig-layers-block"][0]
-    assert all(sum(t["x"]) == pytest.approx(100.0) for t in block_traces)
-    assert 'class="lvl active" data-unit-btn="layers:pct"' in doc
-    block = {t["name"]: dict(zip(t["y"], [c[1] for c in t["customdata"]])) for t in block_traces}
-    xnn = next(v for k, v in block.items() if k.startswith("xnnpack"))
-    qnn = next(v for k, v in block.items() if k.startswith("qnn"))
-    assert "swiftformer.encoder.network.6.blocks.3" in xnn and UNATTRIBUTED in qnn and xnn[UNATTRIBUTED] == 0
-    assert max(xnn, key=xnn.get).startswith("swiftformer.encoder.network.0.blocks.")
-    # the unit switch reads ms from customdata: sums to the profile's op total
-    xnn_trace = next(t for t in block_traces if t["name"].startswith("xnnpack"))
-    assert sum(c[1] for c in xnn_trace["customdata"]) == pytest.approx(sum(xnn.values()))
-    layer_y = figs["fig-layers-layer"][0][0]["y"]
-    assert len(layer_y) == 41 and layer_y[-1].startswith("(other ")
+    xi = next(j for j, c in enumerate(cols) if c.startswith("xnnpack"))
+    qi = next(j for j, c in enumerate(cols) if c.startswith("qnn"))
+    xnn = {r["k"]: r["ms"][xi] for r in levels["block"]}
+    qnn = {r["k"]: r["ms"][qi] for r in levels["block"]}
+    assert xnn["swiftformer.encoder.network.6.blocks.3"] > 0 and xnn[UNATTRIBUTED] is None and qnn[UNATTRIBUTED] > 0
+    assert max((k for k in xnn if xnn[k]), key=xnn.get).startswith("swiftformer.encoder.network.0.blocks.")
+    # the verdict: one line for the model, measured on the host; the simulator is not ranked
+    v = doc[doc.index("id='verdict'"):doc.index("</ul>", doc.index("id='verdict'"))]
+    assert v.count("<li>") == 1 and "fastest of 1 <b>xnnpack-fp32</b>" in v and "it is the fp32 artifact" in v
+    assert re.search(r"<b>0\.\d\d×</b> eager", v) and "cosine min 0.99995" in v and "0.05 MB" in v
+    assert "not ranked: 1 simulator profile" in v
     # op kinds: one trace per kind, one bar per backend
     kinds = figs["fig-kinds"][0]
     assert {"gemm", "conv", "gelu", "quantize"} <= {t["name"] for t in kinds} and all(len(t["y"]) == 3 for t in kinds)
@@ -351,6 +370,22 @@ def test_eager_ratio_only_at_the_same_place(workspace, tmp_path):
     doc = build_dashboard([p, workspace["eager"]], tmp_path / "r.html").read_text()
     assert "eager ran on host, this on adb:R5CT1234" in doc
     assert "SM-S918B" in doc and SIM_MARK not in doc
+
+
+def test_verdict_compares_with_fp32_and_names_missing_numbers(workspace):
+    int8, sha = make_artifact(workspace["artifacts"], "xnnpack-int8", "executorch", delegated=400, fallback=0,
+                              cosine=0.998)
+    save_profile(make_profile("xnnpack-int8", "executorch", sha=sha, ms_per_unit=0.025, seed=4), int8 / "profile-host.json")
+    v = verdict(*collect([workspace["artifacts"]])[:3])
+    assert "fastest of 2 <b>xnnpack-int8</b>" in v and re.search(r"<b>0\.\d\d×</b> xnnpack-fp32", v)
+    assert "vs eager: no eager profile given" in v and "cosine min 0.99800" in v
+    v = verdict(*collect([workspace["artifacts"]], eager_profile=workspace["eager"])[:3])
+    assert re.search(r"<b>0\.2\d×</b> eager", v)
+    # a loose profile without its manifest, and a model timed only in a simulator
+    v = verdict(*collect([int8 / "profile-host.json"])[:3])
+    assert "fidelity unknown (no artifact manifest)" in v and "size unknown (no artifact manifest)" in v
+    v = verdict(*collect([workspace["qnn"]])[:3])
+    assert "no measured artifact profile — 1 artifact, 1 simulator profile (not device latency)" in v
 
 
 def test_stale_and_incomplete_profiles_are_flagged(workspace):
@@ -431,6 +466,19 @@ def test_bad_inputs_give_one_line_errors(workspace, tmp_path, case, match):
 # ------------------------------------------------------------------------------------------
 
 
+# the module keys the heatmap shows, set by layers.js once the heatmap and the bars are drawn
+HEAT_ROWS = "(document.getElementById('fig-layers-heat').getAttribute('data-rows') || '').split('\\n')"
+
+
+def heat_row(i: int) -> str:
+    """JS for the viewport point of row i's first cell in the heatmap (scrolled into view first)."""
+    return (
+        "(() => { const g = document.getElementById('fig-layers-heat'); g.scrollIntoView({block: 'start'});"
+        " const r = g.querySelector('.nsewdrag').getBoundingClientRect(), n = g.data[0].y.length;"
+        f" return [r.x + r.width / 6, r.y + ({i} + 0.5) * r.height / n]; }})()"
+    )
+
+
 @pytest.mark.timeout(120)
 def test_report_renders_offline_in_chromium(workspace, tmp_path):
     import browser
@@ -439,8 +487,9 @@ def test_report_renders_offline_in_chromium(workspace, tmp_path):
         pytest.skip("Debian's chromium is not installed (apt-get install -y chromium): browser check not run")
     t0 = time.monotonic()
     out = build_dashboard([workspace["artifacts"], workspace["eager"]], tmp_path / "report.html")
-    n_figs = len(figures(out.read_text()))
-    assert n_figs == 6
+    doc = out.read_text()
+    n_figs = int(re.search(r'name="edge-export-figures" content="(\d+)"', doc).group(1))
+    assert n_figs == 5  # module heatmap, top-N bars, op kinds, latency, numeric gap
     with browser.Chromium.launch(tmp_path / "chromium", width=1400, height=1000) as b:
         page = b.open(out.resolve().as_uri())
         rendered = page.wait_for(
@@ -452,26 +501,44 @@ def test_report_renders_offline_in_chromium(workspace, tmp_path):
         assert rendered == n_figs
         marks = page.evaluate(
             "Object.fromEntries([...document.querySelectorAll('.js-plotly-plot')].map(g => [g.id,"
-            " g.querySelectorAll('.trace .point path, .trace path.box, .trace path.point').length]))"
+            " g.querySelectorAll('.trace .point path, .trace path.box, .trace path.point, .hm image').length]))"
         )
         assert all(v > 0 for v in marks.values()), marks
-        # the visible block-level chart filled the page width; switching depth resizes the hidden one
-        assert page.evaluate("document.getElementById('fig-layers-block').getBoundingClientRect().width") > 1000
-        page.evaluate("document.querySelector('[data-level-btn=stage]').click()")
-        page.wait_for("document.getElementById('fig-layers-block').offsetParent === null"
-                      " && document.getElementById('fig-layers-stage').getBoundingClientRect().width > 1000"
-                      " && document.querySelector('#fig-layers-stage .main-svg').getAttribute('width') > 1000", timeout=10)
-        bars = page.evaluate("document.querySelectorAll('#fig-layers-stage .trace.bars .point path').length")
-        assert bars >= 3 * 9  # 3 backends x (stem, 4 stages, 3 downsamples, norm, ...)
-        # the unit switch redraws every layer figure in ms
-        page.evaluate("document.querySelector('[data-unit-btn=\"layers:ms\"]').click()")
-        page.wait_for("document.querySelector('#fig-layers-stage .g-xtitle').textContent.startsWith('ms')"
-                      " && document.getElementById('fig-layers-layer').data[0].x[0] === "
-                      "document.getElementById('fig-layers-layer').data[0].customdata[0][1]", timeout=10)
-        page.evaluate("document.querySelector('[data-unit-btn=\"layers:pct\"]').click()")
-        page.evaluate("document.querySelector('[data-level-btn=block]').click()")
-        page.wait_for("document.getElementById('fig-layers-block').offsetParent !== null")
+        # the heatmap: stages in model order, one column per profile, cells as % of each column's op time
+        page.wait_for(f"{HEAT_ROWS}.length === 13", timeout=10)
+        assert page.evaluate(HEAT_ROWS) == [r["k"] for r in layers_data(doc)["levels"]["stage"]]
+        box = page.evaluate("(() => { const r = document.getElementById('fig-layers-heat').getBoundingClientRect();"
+                            " return [r.width, r.height]; })()")
+        assert box[0] > 1000 and box[1] < 1000, box  # the page's width, a screen's height
+        cells = page.evaluate("[...document.querySelectorAll('#fig-layers-heat .heatmap-label')].map(t => t.textContent)")
+        assert len(cells) == 13 * 3 - 2 and all(c.endswith("%") for c in cells)  # 2: nothing unattributed on CPU
+        # a real click (CDP mouse events) on the stage-0 row opens its blocks; a block opens its layers
+        page.click_at(heat_row(1))
+        page.wait_for(f"{HEAT_ROWS}.length === 3", timeout=10, interval=0.02)
+        assert page.evaluate(HEAT_ROWS) == [f"swiftformer.encoder.network.0.blocks.{i}" for i in range(3)]
+        assert "whole model › swiftformer.encoder.network.0 — blocks" in page.evaluate(
+            "document.getElementById('layers-crumbs').innerText")
+        assert page.evaluate("document.querySelector('[data-level-btn=block]').classList.contains('active')")
+        page.click_at(heat_row(2))
+        page.wait_for(f"{HEAT_ROWS}.length > 3", timeout=10, interval=0.02)
+        layers = page.evaluate(HEAT_ROWS)
+        assert all(k.startswith("swiftformer.encoder.network.0.blocks.2") for k in layers), layers
+        assert "swiftformer.encoder.network.0.blocks.2.attn.to_query" in layers
+        bars = page.evaluate("document.querySelectorAll('#fig-layers-bars .trace.bars .point path').length")
+        assert bars == 3 * 15, bars  # the top 15 layers of the whole model, one bar per profile
+        # back up: the blocks again; the depth control: the whole model's stages
+        page.click_at("#layers-up")
+        page.wait_for(f"{HEAT_ROWS}.length === 3 && {HEAT_ROWS}[0].endsWith('network.0.blocks.0')", timeout=10, interval=0.02)
+        page.click_at("[data-level-btn=stage]")
+        page.wait_for(f"{HEAT_ROWS}.length === 13", timeout=10, interval=0.02)
+        assert not page.evaluate("document.getElementById('layers-up')")
+        # the unit switch: cell text and bars in ms
+        page.click_at('[data-unit-btn="layers:ms"]')
+        page.wait_for("[...document.querySelectorAll('#fig-layers-heat .heatmap-label')].every(t => t.textContent.endsWith(' ms'))"
+                      " && document.querySelector('#fig-layers-bars .g-xtitle').textContent.startsWith('ms')", timeout=10,
+                      interval=0.02)
         assert page.evaluate("document.getElementById('sim-banner').innerText").startswith(SIM_MARK)
+        assert "fastest of 1 xnnpack-fp32" in page.evaluate("document.getElementById('verdict').innerText")
         page.evaluate("window.scrollTo(0, 0)")
         top = page.screenshot(tmp_path / "report-top.png", full_page=False)
         full = page.screenshot(tmp_path / "report.png", full_page=True)

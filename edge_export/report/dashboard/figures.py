@@ -1,133 +1,11 @@
-"""The dashboard's plotly figures: latency by module (stage/block/layer), op kinds, per-run latency and
-the per-module numeric gap. Each returns (html, figure ids) so the page can count what it drew."""
+"""The dashboard's plotly figures: op kinds, per-run latency and the per-module numeric gap (latency by
+module is layers.py). Each returns (html, figure ids) so the page can count what it drew."""
 
 from __future__ import annotations
 
-from edge_export.profile.rollup import LEVELS, UNATTRIBUTED, ModuleTree, kind_totals, rollup
+from edge_export.profile.rollup import kind_totals
 from edge_export.profile.schema import WHOLE_MODEL
-from edge_export.report.dashboard.html import MS_TITLE, PCT_TITLE, SIM_MARK, esc, fig_html, fmt_ms, sim_badge
-from edge_export.report.dashboard.inputs import ProfileEntry
-
-LAYER_TOP = 40  # bars shown at the "layer" level (the rest are summed into one bar)
-DEFAULT_LEVEL = "block"
-
-
-def _default_unit(totals) -> str:
-    """Shares when backends differ by more than 4x in op time (a simulator next to a CPU), else ms."""
-    t = [v for v in totals if v > 0]
-    return "pct" if t and max(t) > 4 * min(t) else "ms"
-
-
-def _unit_buttons(group: str, unit: str) -> str:
-    return "".join(
-        f'<button type="button" class="lvl{" active" if u == unit else ""}" data-unit-btn="{group}:{u}" '
-        f'onclick="setUnit(\'{group}\', \'{u}\')">{label}</button>'
-        for u, label in (("ms", "ms"), ("pct", "% of op time"))
-    )
-
-
-def layer_figures(profiles: list[ProfileEntry]) -> tuple[str, list[str], str]:
-    """(html for the level switch + figures, figure ids, top-layers table)."""
-    with_rows = [e for e in profiles if e.profile.rows]
-    if not with_rows:
-        return "<p class='note'>No profile has per-op rows: nothing to break down by layer.</p>", [], ""
-    tree = ModuleTree(r.module_path for e in with_rows for r in e.profile.rows)
-    parts, ids = [], []
-    buttons = "".join(
-        f'<button type="button" class="lvl{" active" if lv == DEFAULT_LEVEL else ""}" data-level-btn="{lv}" onclick="showLevel(\'{lv}\')">{lv}</button>'
-        for lv in LEVELS
-    )
-    unit = _default_unit([e.profile.op_total_ms() for e in with_rows])
-    for lv in LEVELS:
-        fid = f"fig-layers-{lv}"
-        ids.append(fid)
-        parts.append(_level_figure(with_rows, tree, lv, unit, fid))
-    attributed = " · ".join(
-        f"{esc(e.label)}: {100 * e.profile.attributed_fraction():.0f}% of op time attributed"
-        for e in with_rows
-    )
-    intro = (
-        f'<div class="levels">depth: {buttons} <span class="sep"></span> unit: {_unit_buttons("layers", unit)}</div>'
-        f"<p class='small'>Sum of per-op medians by PyTorch module; stage = an element of the stage list "
-        f"(<code>network.N</code>), block = an element of a stage's block list, layer = the leaf module an op "
-        f"was attributed to. {attributed}.</p>"
-    )
-    return intro + "".join(parts), ids, _top_layers(with_rows, tree)
-
-
-def _level_figure(with_rows, tree, lv: str, unit: str, fid: str) -> str:
-    """One grouped bar chart: each backend's op time summed at module level `lv`."""
-    import plotly.graph_objects as go
-
-    per = {e.pid: rollup(e.profile.rows, lv, tree) for e in with_rows}
-    totals = {e.pid: sum(m.ms for m in per[e.pid]) or 1.0 for e in with_rows}
-    pos: dict[str, float] = {}
-    for e in with_rows:
-        for m in per[e.pid]:
-            pos[m.key] = min(pos.get(m.key, 2.0), m.position)
-    keys = sorted(pos, key=lambda k: (k == UNATTRIBUTED, pos[k]))
-    share = {k: max(next((100 * m.ms / totals[e.pid] for m in per[e.pid] if m.key == k), 0.0) for e in with_rows) for k in keys}
-    other = []
-    if lv == "layer":
-        keys = sorted(keys, key=lambda k: -share[k])
-        if len(keys) > LAYER_TOP:
-            keys, other = keys[:LAYER_TOP], keys[LAYER_TOP:]
-    traces = []
-    for e in with_rows:
-        d = {m.key: m for m in per[e.pid]}
-        ms = [d[k].ms if k in d else 0.0 for k in keys]
-        ops = [d[k].ops if k in d else 0 for k in keys]
-        ylabels = list(keys)
-        if other:
-            ms.append(sum(d[k].ms for k in other if k in d))
-            ops.append(sum(d[k].ops for k in other if k in d))
-            ylabels.append(f"(other {len(other)} layers)")
-        pct = [100 * v / totals[e.pid] for v in ms]
-        traces.append(
-            go.Bar(
-                name=e.label,
-                y=ylabels,
-                x=pct if unit == "pct" else ms,
-                orientation="h",
-                customdata=list(zip(pct, ms, ops)),
-                hovertemplate="<b>%{y}</b><br>%{customdata[1]:.4f} ms · %{customdata[0]:.1f}% of op time"
-                "<br>%{customdata[2]} ops<extra>" + e.label.replace("<", "&lt;") + "</extra>",
-            )
-        )
-    n = len(keys) + (1 if other else 0)
-    height = max(320, 130 + n * (10 * len(with_rows) + 8))
-    fig = go.Figure(traces)
-    fig.update_layout(
-        template="plotly_white",
-        barmode="group",
-        height=height,
-        xaxis_title=PCT_TITLE if unit == "pct" else MS_TITLE,
-        yaxis=dict(autorange="reversed", automargin=True, type="category"),
-        legend=dict(orientation="h", y=1.0, yanchor="bottom", x=0, xanchor="left"),
-        margin=dict(l=10, r=10, t=40, b=40),
-    )
-    style = "" if lv == DEFAULT_LEVEL else ' style="display:none"'
-    title = f"Latency by module — {lv} level" + (
-        f" (the {LAYER_TOP} most expensive first)" if lv == "layer" else " (model order, top to bottom)"
-    )
-    return (
-        f'<div class="figwrap" data-level-fig="{lv}" data-unit-group="layers"{style}>'
-        f"<h3>{esc(title)}</h3>{fig_html(fig, fid)}</div>"
-    )
-
-
-def _top_layers(with_rows, tree, n: int = 5) -> str:
-    cols = []
-    for e in with_rows:
-        mods = rollup(e.profile.rows, "layer", tree)
-        total = sum(m.ms for m in mods) or 1.0
-        top = sorted(mods, key=lambda m: -m.ms)[:n]
-        items = "".join(
-            f"<li><code>{esc(m.key)}</code> {fmt_ms(m.ms)} ms ({100 * m.ms / total:.1f}%)</li>" for m in top
-        )
-        sim = "<br>" + sim_badge() if e.simulated else ""
-        cols.append(f"<div class='topcol'><b>{esc(e.label)}</b>{sim}<ol>{items}</ol></div>")
-    return f"<h3>Top {n} layers per backend</h3><div class='topgrid' id='top-layers'>{''.join(cols)}</div>"
+from edge_export.report.dashboard.html import MS_TITLE, PCT_TITLE, SIM_MARK, default_unit, fig_html, fmt_ms, unit_buttons
 
 
 def kinds_figure(profiles) -> tuple[str, list[str]]:
@@ -144,7 +22,7 @@ def kinds_figure(profiles) -> tuple[str, list[str]]:
             kinds[k] = kinds.get(k, 0.0) + v / tot
     order = sorted(kinds, key=lambda k: -kinds[k])
     labels = [e.label for e in with_rows]
-    unit = _default_unit([sum(per[e.pid].values()) for e in with_rows])
+    unit = default_unit([sum(per[e.pid].values()) for e in with_rows])
     counts = {e.pid: {} for e in with_rows}
     for e in with_rows:
         for r in e.profile.rows:
@@ -176,7 +54,7 @@ def kinds_figure(profiles) -> tuple[str, list[str]]:
         margin=dict(l=10, r=10, t=20, b=40),
     )
     return (
-        f'<div class="levels">unit: {_unit_buttons("kinds", unit)}</div>'
+        f'<div class="levels">unit: {unit_buttons("kinds", unit)}</div>'
         f'<div class="figwrap" data-unit-group="kinds"><h3>Op time by kind, per backend</h3>{fig_html(fig, "fig-kinds")}</div>'
     ), ["fig-kinds"]
 

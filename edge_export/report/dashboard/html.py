@@ -48,6 +48,21 @@ def kv_table(items) -> str:
     return "<table class='kv'>" + "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in items) + "</table>"
 
 
+def default_unit(totals) -> str:
+    """Shares when backends differ by more than 4x in op time (a simulator next to a CPU), else ms."""
+    t = [v for v in totals if v > 0]
+    return "pct" if t and max(t) > 4 * min(t) else "ms"
+
+
+def unit_buttons(group: str, unit: str) -> str:
+    """ms / % switch for the figures of `group` (dashboard.js setUnit)."""
+    return "".join(
+        f'<button type="button" class="lvl{" active" if u == unit else ""}" data-unit-btn="{group}:{u}" '
+        f'onclick="setUnit(\'{group}\', \'{u}\')">{label}</button>'
+        for u, label in (("ms", "ms"), ("pct", "% of op time"))
+    )
+
+
 def fig_html(fig, div_id: str) -> str:
     import plotly.io as pio
 

@@ -18,6 +18,8 @@ from edge_export.report.dashboard.bench import BENCH_SCHEMA, bench_section
 from edge_export.report.dashboard.coverage import COVERAGE_SCHEMA, coverage_section
 from edge_export.report.dashboard.html import MS_TITLE, PCT_TITLE, SIM_MARK, cite, esc
 from edge_export.report.dashboard.inputs import collect
+from edge_export.report.dashboard.layers import layers_section
+from edge_export.report.dashboard.verdict import verdict
 
 
 def _static(name: str) -> str:
@@ -37,7 +39,7 @@ def render(artifacts, profiles, eager_explicit, benches=()) -> tuple[str, list[s
         ee_version = version("edge-export")
     except Exception:  # noqa: BLE001 - best effort only
         ee_version = "unknown"
-    layers, layer_ids, top = figures.layer_figures(profiles)
+    layers, layer_ids = layers_section(profiles)
     kinds, kind_ids = figures.kinds_figure(profiles)
     dist, dist_ids = figures.distribution_figure(profiles)
     gap, gap_ids = figures.gap_figure(profiles)
@@ -66,9 +68,10 @@ def render(artifacts, profiles, eager_explicit, benches=()) -> tuple[str, list[s
 <style>{_static('dashboard.css')}</style>
 <script type="text/javascript">window.PlotlyConfig = {{MathJaxConfig: 'local'}};</script>
 <script type="text/javascript">{get_plotlyjs()}</script>
-<script type="text/javascript">var PCT_TITLE = {json.dumps(PCT_TITLE)}, MS_TITLE = {json.dumps(MS_TITLE)};{_static('dashboard.js')}</script>
+<script type="text/javascript">var PCT_TITLE = {json.dumps(PCT_TITLE)}, MS_TITLE = {json.dumps(MS_TITLE)};{_static('dashboard.js')}{_static('layers.js')}</script>
 </head><body>
 <h1>edge-export report — {esc(", ".join(models))}</h1>
+{verdict(artifacts, profiles, eager_explicit)}
 <p class="small">Generated {now} by edge-export {esc(ee_version)} (plotly {esc(plotly.__version__)}) from
 {len(profiles)} profile{'s' if len(profiles) != 1 else ''} and {len(artifacts)} artifact manifest{'s' if len(artifacts) != 1 else ''}.
 Every number cites its source: P = profile, A = artifact manifest (see <a href="#provenance">Provenance</a>).
@@ -78,9 +81,8 @@ Latencies are medians over measured runs; op and module times are sums of per-op
 {sections.overview(artifacts, profiles, eager_explicit)}
 <h2 id="accuracy">Accuracy on your images</h2>
 {accuracy}
-<h2>Per-layer latency</h2>
+<h2 id="layers">Per-layer latency</h2>
 {layers}
-{top}
 <h2>Op kinds</h2>
 {kinds}
 <h2>Latency distribution</h2>

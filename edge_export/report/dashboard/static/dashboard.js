@@ -1,13 +1,3 @@
-function showLevel(level){
-  document.querySelectorAll('[data-level-fig]').forEach(function(d){
-    var on = d.getAttribute('data-level-fig') === level;
-    d.style.display = on ? '' : 'none';
-    if (on) { var g = d.querySelector('.js-plotly-plot'); if (g && window.Plotly) { Plotly.Plots.resize(g); } }
-  });
-  document.querySelectorAll('[data-level-btn]').forEach(function(b){
-    b.classList.toggle('active', b.getAttribute('data-level-btn') === level);
-  });
-}
 function setUnit(group, unit){
   document.querySelectorAll('[data-unit-group="' + group + '"] .js-plotly-plot').forEach(function(gd){
     var xs = gd.data.map(function(t){ return t.customdata.map(function(c){ return unit === 'pct' ? c[0] : c[1]; }); });
@@ -16,4 +6,5 @@ function setUnit(group, unit){
   document.querySelectorAll('[data-unit-btn^="' + group + ':"]').forEach(function(b){
     b.classList.toggle('active', b.getAttribute('data-unit-btn') === group + ':' + unit);
   });
+  document.dispatchEvent(new CustomEvent('dashboard:unit', {detail: {group: group, unit: unit}}));
 }
