@@ -11,7 +11,9 @@ collect(serial, out)
     waits for the app's one machine-readable log line (``EDGE_EXPORT_RESULT {...}`` under tag
     EdgeExport, for this run id), pulls the results.json it names (``adb pull``; ``run-as`` for a file in
     the app's private dir), checks it against the artifact's manifest and converts it into a profile
-    through :mod:`edge_export.devices.android_results` (``where`` = ``adb:<serial>``). If the app also wrote an ETDump
+    through :mod:`edge_export.devices.android_results` (``where`` = ``adb:<serial>``). The app's
+    benchmark_results.json (ExecuTorch Minibench format, same run) is pulled too when there, and its trimmed mean
+    and PSS growth go into a note (:mod:`edge_export.devices.minibench`). If the app also wrote an ETDump
     (an ExecuTorch AAR built with event tracing) and the artifact is known, per-op rows are added with the
     host collector's XNNPACK attribution. A device that disconnects before the results are pulled raises
     DeviceDisconnected and nothing is written.
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 import shlex
 import tempfile
 import time
@@ -36,8 +39,8 @@ from typing import Callable
 
 from edge_export.artifacts import MANIFEST_NAME, check_program_file, read_manifest
 from edge_export.errors import EdgeExportError
-from edge_export.devices import android_results
-from edge_export.devices.adb import Adb, AdbCommandFailed, AdbDevice, AdbError, DeviceDisconnected, DeviceUnavailable
+from edge_export.devices import android_results, minibench
+from edge_export.devices.adb import Adb, AdbCommandFailed, AdbDevice, DeviceDisconnected, DeviceUnavailable
 from edge_export.profile.schema import ProfileError, save_profile
 
 PACKAGE = "com.edgeexport.bench"
@@ -108,7 +111,8 @@ def deploy(
     dev.mkdir(remote)
     dev.push(artifact_dir / MANIFEST_NAME, f"{remote}/{MANIFEST_NAME}")
     dev.push(program, f"{remote}/{program.name}")
-    dev.remove(f"{EXTERNAL_FILES}/{android_results.RESULTS_FILE}", f"{EXTERNAL_FILES}/{android_results.ETDUMP_FILE}")
+    dev.remove(f"{EXTERNAL_FILES}/{android_results.RESULTS_FILE}", f"{EXTERNAL_FILES}/{android_results.ETDUMP_FILE}",
+               f"{EXTERNAL_FILES}/{minibench.BENCHMARK_RESULTS_FILE}")
     dev.clear_logcat()
     cmd = ["am", "start", "-n", f"{PACKAGE}/{ACTIVITY}", "--es", "model", name, "--ei", "runs", str(runs),
            "--ei", "threads", str(threads), "--ei", "warmup", str(warmup), "--es", "run_id", run_id]
@@ -164,6 +168,17 @@ def _fetch(dev: AdbDevice, remote: str, local: Path) -> Path:
     return local
 
 
+def _fetch_optional(dev: AdbDevice, remote: str, local: Path) -> Path | None:
+    """_fetch for a file the run may not have written: None when neither adb pull nor run-as can read it, unless
+    the device is gone."""
+    try:
+        return _fetch(dev, remote, local)
+    except DeviceDisconnected:
+        raise
+    except EdgeExportError:  # AdbError from the pull, or run-as refusing a private file that is not there
+        return None
+
+
 def collect(
     serial: str | None = None,
     out: Path | None = None,
@@ -195,16 +210,15 @@ def collect(
         local = _fetch(dev, result["results"], tmp / android_results.RESULTS_FILE)
         etdump = None
         if result.get("etdump"):
-            try:
-                etdump = _fetch(dev, result["etdump"], tmp / android_results.ETDUMP_FILE)
-            except DeviceDisconnected:
-                raise
-            except AdbError:
-                etdump = None
+            etdump = _fetch_optional(dev, result["etdump"], tmp / android_results.ETDUMP_FILE)
+        # the app's Minibench-format file beside results.json (absent from app builds older than it)
+        beside = posixpath.join(posixpath.dirname(result["results"]), minibench.BENCHMARK_RESULTS_FILE)
+        mb = _fetch_optional(dev, beside, tmp / minibench.BENCHMARK_RESULTS_FILE)
         try:
             profile = android_results.read_app_results(local, serial=dev.serial, manifest=manifest)
         except ProfileError as e:
             raise EdgeExportError(str(e)) from None
+        profile = minibench.add_file_to_profile(profile, mb)
         if etdump is not None and manifest is not None and not profile.rows:
             profile = _with_etdump_rows(profile, Path(artifact_dir), manifest, etdump)
         if out is None:

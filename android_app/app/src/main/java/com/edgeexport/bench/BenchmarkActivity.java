@@ -1,8 +1,11 @@
 package com.edgeexport.bench;
 
 import android.app.Activity;
+import android.app.ActivityManager;
 import android.content.Intent;
+import android.os.Build;
 import android.os.Bundle;
+import android.os.Debug;
 import android.util.Log;
 import android.widget.TextView;
 import com.edgeexport.core.BenchmarkRequest;
@@ -10,9 +13,11 @@ import com.edgeexport.core.BenchmarkSession;
 import com.edgeexport.core.Clock;
 import com.edgeexport.core.Engine;
 import com.edgeexport.core.Manifest;
+import com.edgeexport.core.MinibenchResults;
 import com.edgeexport.core.ResultLine;
 import com.edgeexport.core.RgbImage;
 import java.io.File;
+import java.io.IOException;
 
 /**
  * Benchmark mode, for the host:
@@ -23,8 +28,9 @@ import java.io.File;
  *     [--es image /sdcard/.../photo.ppm] [--es run_id ID] [--ez verify true]
  * </pre>
  *
- * Writes results.json (the profiling schema, whole-model stats) and, for ExecuTorch AARs built with
- * event tracing, results.etdump into the app's external files dir
+ * Writes results.json (the profiling schema, whole-model stats), benchmark_results.json (the same run in
+ * the format of ExecuTorch's Minibench app, with the PSS growth from {@link Debug#getPss()}) and, for
+ * ExecuTorch AARs built with event tracing, results.etdump into the app's external files dir
  * (/sdcard/Android/data/com.edgeexport.bench/files/, readable with a plain {@code adb pull}), then logs
  * one line {@code EDGE_EXPORT_RESULT {...}} under the tag EdgeExport and finishes.
  */
@@ -91,13 +97,16 @@ public class BenchmarkActivity extends Activity {
     String line;
     String shown;
     try {
+      new File(outputDir(), MinibenchResults.FILE_NAME).delete(); // never leave an earlier run's beside a new results.json
       File modelDir = ModelStore.resolve(this, req.model);
       Manifest m = BenchmarkSession.loadManifest(modelDir, false); // the session checks sha256 itself
       engine = Engines.forManifest(m);
       RgbImage image = req.image != null ? Images.readFile(req.image) : Images.bundled(this);
       show("running " + m.modelId + " (" + m.runtime + ", " + m.target + "): " + req.warmup + " warm-up + " + req.runs + " runs");
       BenchmarkSession session = new BenchmarkSession(Clock.SYSTEM, System.currentTimeMillis(), DeviceInfo.collect(), "device");
+      long pssIdleKb = Debug.getPss(); // before the load, as Minibench's ModelRunner
       BenchmarkSession.Outcome o = session.run(modelDir, req, engine, image, outputDir());
+      writeMinibench(o, pssIdleKb); // the engine still holds the program, as after Minibench's runs
       line = ResultLine.ok(req.runId, o.results.getAbsolutePath(), o.trace == null ? null : o.trace.getAbsolutePath(),
           m.modelId, o.stats.n, o.stats.median);
       shown = String.format(java.util.Locale.ROOT, "%s: median %.2f ms over %d runs\n%s\ntop-1: %s",
@@ -120,6 +129,20 @@ public class BenchmarkActivity extends Activity {
       }
     }
     report(line, shown);
+  }
+
+  /** benchmark_results.json beside results.json; results.json is the run's record, so a failure here only logs. */
+  private void writeMinibench(BenchmarkSession.Outcome o, long pssIdleKb) {
+    try {
+      long pssAfterKb = Debug.getPss();
+      ActivityManager.MemoryInfo mem = new ActivityManager.MemoryInfo();
+      ActivityManager am = (ActivityManager) getSystemService(ACTIVITY_SERVICE);
+      if (am != null) am.getMemoryInfo(mem);
+      MinibenchResults.write(o, pssIdleKb, pssAfterKb, MinibenchResults.DeviceInfo.android(
+          Build.BRAND, Build.MODEL, Build.VERSION.RELEASE, mem.totalMem, mem.availMem));
+    } catch (IOException | RuntimeException e) {
+      Log.w(ResultLine.LOG_TAG, "could not write " + MinibenchResults.FILE_NAME, e);
+    }
   }
 
   private void report(String line, String shown) {

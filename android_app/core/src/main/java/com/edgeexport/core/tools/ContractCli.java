@@ -7,6 +7,7 @@ import com.edgeexport.core.FileUtil;
 import com.edgeexport.core.Json;
 import com.edgeexport.core.LatencyStats;
 import com.edgeexport.core.Manifest;
+import com.edgeexport.core.MinibenchResults;
 import com.edgeexport.core.Preprocessor;
 import com.edgeexport.core.RgbImage;
 import com.edgeexport.core.ResultLine;
@@ -34,8 +35,13 @@ import java.util.Map;
  *   preprocess MANIFEST_JSON IMAGE.ppm OUT.bin   the program input for an image (raw little-endian)
  *   bench ARTIFACT_DIR OUT_DIR [--runs N] [--warmup N] [--threads N] [--image IMAGE.ppm]
  *         [--load-ns N] [--run-ns a,b,c] [--fail-at K] [--wall-ms T] [--run-id ID] [--device k=v]...
+ *         [--pss-kb IDLE,AFTER] [--mem-bytes TOTAL,AVAIL]
  *                                                benchmark session with a fake engine and clock:
- *                                                writes OUT_DIR/results.json, prints the result line
+ *                                                writes OUT_DIR/results.json and, as the app does, the
+ *                                                Minibench-format OUT_DIR/benchmark_results.json (PSS and
+ *                                                memory are given, as Debug/ActivityManager would report
+ *                                                them; deviceInfo from --device brand|manufacturer, model,
+ *                                                android_version), prints the result line
  *   stats                                        one line of comma-separated ms per stdin line -> Stats JSON
  * </pre>
  *
@@ -174,6 +180,12 @@ public final class ContractCli {
     return v;
   }
 
+  private static long[] pair(String option, String csv) {
+    long[] v = parseLongs(csv);
+    if (v.length != 2) throw new UsageException(option + " takes two comma-separated numbers");
+    return v;
+  }
+
   /** A gray-gradient image for runs without --image (deterministic, not uniform). */
   static RgbImage syntheticImage(int w, int h) {
     byte[] rgb = new byte[w * h * 3];
@@ -201,6 +213,8 @@ public final class ContractCli {
     long[] runNs = {10_000_000L};
     int failAt = 0;
     long wallMs = 0L;
+    long[] pssKb = {40_960L, 102_400L};
+    long[] memBytes = {8L << 30, 3L << 30};
     Map<String, String> device = new LinkedHashMap<String, String>();
     for (int i = 2; i < a.length; i++) {
       String k = a[i];
@@ -215,6 +229,8 @@ public final class ContractCli {
       else if ("--run-ns".equals(k)) runNs = parseLongs(v);
       else if ("--fail-at".equals(k)) failAt = Integer.parseInt(v);
       else if ("--wall-ms".equals(k)) wallMs = Long.parseLong(v);
+      else if ("--pss-kb".equals(k)) pssKb = pair(k, v);
+      else if ("--mem-bytes".equals(k)) memBytes = pair(k, v);
       else if ("--device".equals(k)) {
         int eq = v.indexOf('=');
         if (eq <= 0) throw new UsageException("--device takes key=value");
@@ -247,6 +263,9 @@ public final class ContractCli {
     } finally {
       engine.close();
     }
+    String brand = device.containsKey("brand") ? device.get("brand") : device.get("manufacturer");
+    MinibenchResults.write(o, pssKb[0], pssKb[1], MinibenchResults.DeviceInfo.android(
+        brand, device.get("model"), device.get("android_version"), memBytes[0], memBytes[1]));
     out.println(ResultLine.ok(runId, o.results.getAbsolutePath(), o.trace == null ? null : o.trace.getAbsolutePath(), m.modelId, o.stats.n, o.stats.median));
     return 0;
   }
