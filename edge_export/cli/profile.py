@@ -9,6 +9,7 @@ import typer
 
 from edge_export.cli.app import app
 from edge_export.cli.common import Progress, console, err, fail
+from edge_export.cli.output import keep_log_in
 from edge_export.errors import EdgeExportError
 
 
@@ -28,10 +29,15 @@ def profile_cmd(
     kernel_mode: Optional[str] = typer.Option(None, "--kernel-mode", help="TFLite: delegate (XNNPACK, default) | builtin"),
     numeric_gap: bool = typer.Option(False, "--numeric-gap", help="host only: also compare every module's output in the program with PyTorch"),
     gap_images: int = typer.Option(8, "--gap-images", help="photographs for --numeric-gap"),
+    model_explorer: Optional[Path] = typer.Option(
+        None, "--model-explorer", metavar="FILE",
+        help="also write a Model Explorer node-data JSON: each graph node's median latency (with --numeric-gap, "
+             "each module's gap in FILE's stem + .numeric-gap.json); .tflite and ExecuTorch XNNPACK programs"),
 ) -> None:
     """Per-op latency from real runs, attributed to PyTorch modules; writes the profile JSON.
 
-    On a device (--device adb...) the default output is ARTIFACT_DIR/profile-adb_<serial>.json, one per device.
+    On a device (--device adb...) the default output is ARTIFACT_DIR/profile-adb_<serial>.json, one per device
+    (and --model-explorer FILE becomes FILE's stem + -adb_<serial> when several devices are profiled).
     """
     from edge_export.profile.dispatch import profile_artifact, profile_devices
     from edge_export.report.terminal import print_profile
@@ -45,6 +51,11 @@ def profile_cmd(
                 from edge_export.profile.numeric_gap import check_supported
 
                 check_supported(artifact_dir, None, device, gap_images)
+            if model_explorer is not None:
+                from edge_export.profile.dispatch import default_profile_path
+                from edge_export.report.model_explorer import check_supported as check_overlay
+
+                check_overlay(artifact_dir, model_explorer, out or default_profile_path(artifact_dir, device))
             if device.startswith("adb"):
                 results = profile_devices(artifact_dir, device, runs, warmup, threads, out, progress, adb=adb, options=options)
                 failed = [r for r in results if r.error]
@@ -52,6 +63,13 @@ def profile_cmd(
                     if r.profile is not None:
                         print_profile(r.profile, console, top)
                         console.print(f"wrote {r.path}", highlight=False)
+                        keep_log_in(Path(artifact_dir), "profile.log")
+                        if model_explorer is not None:
+                            several = len(results) > 1
+                            where = r.where.replace(":", "_")
+                            me_path = (model_explorer.with_name(f"{model_explorer.stem}-{where}{model_explorer.suffix}")
+                                       if several else model_explorer)
+                            _print_overlay(_write_model_explorer(r.profile, artifact_dir, me_path, progress))
                 for r in failed:
                     err.print(f"[bold red]error:[/] {r.error}", highlight=False, soft_wrap=True)
                 if failed:
@@ -66,10 +84,28 @@ def profile_cmd(
 
                 progress("profiling eager PyTorch")
                 save_profile(collect_eager(artifact_dir, runs, warmup, threads), Path(artifact_dir) / "profile-eager.json")
+            if model_explorer is not None:
+                overlay = _write_model_explorer(profile, artifact_dir, model_explorer, progress)
     except EdgeExportError as e:
         fail(e)
+    keep_log_in(Path(artifact_dir), "profile.log")
     print_profile(profile, console, top)
     console.print(f"wrote {path}", highlight=False)
+    if model_explorer is not None:
+        _print_overlay(overlay)
+
+
+def _write_model_explorer(profile, artifact_dir: Path, path: Path, progress):
+    """The Model Explorer node-data overlay of one profile (edge_export.report.model_explorer)."""
+    from edge_export.report.model_explorer import write_overlay
+
+    progress(f"writing Model Explorer node data {path}")
+    return write_overlay(profile, artifact_dir, path)
+
+
+def _print_overlay(overlay) -> None:
+    console.print(overlay.summary(), highlight=False, soft_wrap=True)
+    console.print(f"wrote {overlay.path}" + (f" and {overlay.gap_path}" if overlay.gap_path else ""), highlight=False)
 
 
 @app.command("compare")
