@@ -179,7 +179,10 @@ def export_outcomes(request: ExportRequest, progress: Callable[[str], None] = la
         target, options = by_name[name]
         return _export_one(target, options, prepared, request, report)
 
-    if jobs == 1:
+    unsafe = export_pool.fork_unsafe_reason()
+    if jobs == 1 or unsafe:
+        if jobs > 1:
+            progress(f"exporting {len(groups)} target groups one after another: {unsafe}")
         outcomes = export_pool.run_in_process(groups, work, progress)
     else:
         progress(f"exporting {len(groups)} target groups in {jobs} worker processes")

@@ -37,6 +37,20 @@ Progress = Callable[[str], None]
 Work = Callable[[str, Progress], Path]  # (target name, progress) -> artifact dir; raises EdgeExportError
 
 
+_fork_unsafe: list[str] = []  # why forking this process would hang a worker (mark_fork_unsafe)
+
+
+def mark_fork_unsafe(reason: str) -> None:
+    """This process now holds native state a fork does not carry over (e.g. a thread pool whose threads
+    the child would wait on forever): later exports from it run their groups in this process."""
+    if reason not in _fork_unsafe:
+        _fork_unsafe.append(reason)
+
+
+def fork_unsafe_reason() -> str | None:
+    return _fork_unsafe[0] if _fork_unsafe else None
+
+
 def usable_cores() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))

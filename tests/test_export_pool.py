@@ -86,3 +86,25 @@ def test_cli_writes_the_targets_that_pass_and_names_the_one_that_failed(cli, tmp
     assert "1.000000" in row and f"written to {tmp_path}: {TINY}-normalize-xnnpack-fp32" in out
     assert "error: tf-tflite-fp32 cannot reproduce swiftformer-test-normalize" in " ".join(err.split())
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"{TINY}-normalize-xnnpack-fp32"]  # no staging left
+
+
+def test_a_process_that_converted_with_litert_exports_again_without_forking(tmp_path):
+    """litert-torch's MLIR thread pool does not survive fork: a worker forked after a conversion in the parent
+    converted again and waited forever (seen in the suite). Such a process exports its groups in-process."""
+    import subprocess
+    import sys
+
+    script = f"""
+from edge_export.export import ExportRequest, export_outcomes
+opts = dict(model_options={{"layer_scale_init_value": 1.0}}, validate_images=1, calib=4)
+first = export_outcomes(ExportRequest(model="{TINY}", targets=["tflite-fp32"], out_dir=r"{tmp_path}/a", **opts))
+said = []
+again = export_outcomes(ExportRequest(model="{TINY}", targets=["xnnpack-fp32", "tflite-fp32"], out_dir=r"{tmp_path}/b",
+                                      jobs=2, **opts), said.append)
+print([o.error for o in first + again], [m for m in said if "target groups" in m])
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    errors, said = proc.stdout.strip().splitlines()[-1].split("] [", 1)
+    assert errors == "[None, None, None"
+    assert "one after another: a litert-torch conversion ran in this process" in said

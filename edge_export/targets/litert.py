@@ -40,6 +40,7 @@ import torch
 from pydantic import BeforeValidator
 from torch import nn
 
+from edge_export import export_pool
 from edge_export.artifacts import TensorSpec
 from edge_export.errors import EdgeExportError, ExportFailed
 from edge_export.models.loaded import LoadedModel
@@ -128,6 +129,10 @@ def convert_fp32(module: nn.Module, sample: torch.Tensor, layout: str, ctx: Expo
         content = bytes(litert_torch.convert(wrapped, args).model_content())
     seconds = round(time.perf_counter() - start, 2)
     _last_conversion["entry"] = (key, weakref.ref(module), content, seconds)
+    # litert-torch converts through MLIR, whose LLVM thread pool lives on in this process; a forked export
+    # worker that converts again waits forever on the pool's threads, which fork did not copy.
+    export_pool.mark_fork_unsafe("a litert-torch conversion ran in this process and its MLIR thread pool does "
+                                 "not survive fork")
     return content, seconds
 
 
