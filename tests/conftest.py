@@ -63,8 +63,12 @@ def trained(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tflite(tmp_path_factory) -> dict:
-    """The three litert-torch targets from one export call (one fp32 conversion), NHWC by default."""
-    paths = _export(tmp_path_factory.mktemp("tflite"))
+    """The three litert-torch targets from one export call (one fp32 conversion), NHWC by default.
+
+    The attention's weights stay float here: on this random config int8 ones (tflite-int8's default, weight-only)
+    take its cosine from 0.980 to 0.972, under the bar; on the digits-trained model they cost nothing (top-1
+    93.95 % either way, README "Tolerances"), and tests/test_sensitivity.py exports that model with the default."""
+    paths = _export(tmp_path_factory.mktemp("tflite"), target_options={"kept_float_weights": "float"})
     return {p.name.removeprefix(f"{TINY}-"): p for p in paths}
 
 

@@ -84,7 +84,8 @@ def test_int8_takes_int8_input_and_keeps_its_float_ops_on_record(tflite):
     assert -128 <= spec.quantization.zero_point <= 127
     assert int8.outputs[0].dtype == "float32"  # logits kept float (int8 logits clip; module docstring)
     opts = int8.target_options
-    assert opts["float_ops"] == ["DIV"] and opts["float_module_types"] == ["ExportAdditiveAttention"]
+    assert opts["float_ops"] == ["DIV", "GELU", "AVERAGE_POOL_2D"]
+    assert opts["float_module_types"] == ["ExportAdditiveAttention"]
     assert opts["calibration_images"] == 32 and opts["smoke_runs"] == 64
     assert "RSQRT" in opts["float_compute_ops"] and "CONV_2D" not in opts["float_compute_ops"]
     assert int8.parity.passed and int8.parity.cosine_threshold == 0.98
@@ -135,7 +136,7 @@ def test_int8_model_that_fails_at_run_time_fails_the_export_naming_the_op(tmp_pa
     # not the point: this net's quantized norm chain is poor, cosine 0.96, which validation would report.)
     (path,) = export(ExportRequest(model=_normnet(), targets=["tflite-int8"], out_dir=tmp_path, validate_images=0))
     m = read_manifest(path)
-    assert m.target_options["float_ops"] == ["DIV"] and m.target_options["float_compute_ops"].get("DIV") == 1
+    assert "DIV" in m.target_options["float_ops"] and m.target_options["float_compute_ops"].get("DIV") == 1
     assert m.target_options["smoke_runs"] == 64
 
 
@@ -268,3 +269,59 @@ def test_xs_tf_route_end_to_end(tmp_path):
     m = read_manifest(path)
     print(m.file_bytes, m.target_options, m.export_seconds, m.parity.cosine_min)
     assert m.parity.cosine_min >= 0.99999
+
+
+def test_int8_is_one_xnnpack_partition_with_int8_weights_in_the_float_attention(tflite, tmp_path):
+    """The default recipe leaves nothing to LiteRT's builtin kernels: GELU and AVERAGE_POOL_2D float (XNNPACK
+    has them in float only) and ADDs outside XNNPACK's int8 scale-ratio range float. The attention kept float
+    stores its fully-connected weights int8 by default (weight-only); the session fixture keeps them float
+    (conftest.tflite), so this exports the default once more."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    m = read_manifest(tflite["tflite-int8"])
+    assert m.delegation.subgraphs == 1 and m.delegation.fallback_nodes == 0, m.delegation
+    assert m.target_options["kept_float_weights"] == "float"
+    (path,) = _export(tmp_path, targets=["tflite-int8"], validate_images=0)  # below the bar on random weights
+    m = read_manifest(path)
+    assert m.delegation.subgraphs == 1 and m.delegation.fallback_nodes == 0, m.delegation
+    assert m.target_options["kept_float_weights"] == "int8"
+    it = Interpreter(model_path=str(path / m.program_file),
+                     experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    tensor = lambda i: it._get_tensor_details(int(i), 0)  # noqa: E731
+    attention_fcs = [op for op in it._get_ops_details() if op["op_name"] == "FULLY_CONNECTED"
+                     and "ExportAdditiveAttention" in tensor(op["outputs"][0])["name"]]
+    assert attention_fcs, "no fully-connected op of the attention found"
+    producer = {int(t): op for op in it._get_ops_details() for t in op["outputs"]}
+    for op in attention_fcs:
+        assert tensor(op["outputs"][0])["dtype"] == np.float32  # float compute ...
+        weights = int(op["inputs"][1])  # ... over int8 weights, dequantized once (a DEQUANTIZE of a constant)
+        assert producer[weights]["op_name"] == "DEQUANTIZE", producer.get(weights)
+        assert tensor(producer[weights]["inputs"][0])["dtype"] == np.int8
+
+
+class _SmallResidual(nn.Module):
+    """x + 1e-6 * conv(x): the branch's int8 scale is ~1e-6 of the sum's, outside the input/output scale ratio
+    LiteRT's XNNPACK delegate takes for an int8 ADD."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.stem = nn.Conv2d(3, 8, 3, stride=2, padding=1)
+        self.branch = nn.Conv2d(8, 8, 1)
+        self.head = nn.Linear(8, 4)
+
+    def forward(self, x):
+        x = self.stem(x)
+        return self.head((x + 1e-6 * self.branch(x)).mean(dim=(2, 3)))
+
+
+def test_int8_adds_xnnpack_refuses_are_kept_float(tmp_path):
+    from edge_export.targets.litert import adds_xnnpack_refuses
+
+    model = LoadedModel(_SmallResidual().eval(), "generic", SourceSpec(kind="module", model_id="tests:small_residual"),
+                        Preprocessing(image_size=32), num_classes=4)
+    (path,) = export(ExportRequest(model=model, targets=["tflite-int8"], out_dir=tmp_path, validate_images=2))
+    m = read_manifest(path)
+    assert m.target_options["float_adds"] == 1 and m.target_options["float_compute_ops"].get("ADD") == 1
+    assert m.delegation.subgraphs == 1 and m.delegation.fallback_nodes == 0, m.delegation
+    assert adds_xnnpack_refuses((path / m.program_file).read_bytes()) == []  # the float ADD is not int8 any more

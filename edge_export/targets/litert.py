@@ -18,6 +18,13 @@ tflite-int8 recipe (README "Tolerances"; the numbers behind each choice: docs/me
   here); quantize_attention=linears gives its Linear layers but to_query int8 weights (dynamic range) and
   =all quantizes it all. linears is not the default here, unlike xnnpack-int8: on the tiny random config it
   falls below the int8 bar.
+- one XNNPACK partition: LiteRT's XNNPACK delegate has GELU and AVERAGE_POOL_2D in float only and refuses an
+  int8 ADD whose input/output scale ratio is outside [2^-10, 2^8) (xnnpack_delegate.cc); int8 ones would run
+  on builtin kernels, each splitting the delegate (XS: 24 partitions). So float_ops defaults to DIV, GELU,
+  AVERAGE_POOL_2D, and after quantizing, the ADDs the delegate would refuse are found from their scales and
+  the model is quantized again with those kept float (same calibration).
+- the fully-connected weights of the modules kept float are stored int8 and dequantized once at load
+  (weight-only, option kept_float_weights=int8, the default): float compute at int8 size.
 - the logits stay float: the ops from the last FULLY_CONNECTED/CONV to the output compute in float, with
   that layer's weights int8 (dynamic range). Int8 logits clip wherever validation logits leave the
   calibrated range; float weights there would cost most of the int8 size gain.
@@ -33,7 +40,7 @@ import re
 import time
 import weakref
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Literal
 
 import numpy as np
 import torch
@@ -52,7 +59,12 @@ from edge_export.targets.registry import register_target
 
 PROGRAM_FILE = "model.tflite"
 LAYOUTS = {"nhwc": "NHWC", "nchw": "NCHW"}
-DEFAULT_FLOAT_OPS = ("DIV",)
+# DIV: see the module docstring. GELU, AVERAGE_POOL_2D: LiteRT's XNNPACK delegate takes them in float only, so
+# int8 ones run on builtin kernels and split the delegate into partitions (XS: 24 partitions instead of one).
+DEFAULT_FLOAT_OPS = ("DIV", "GELU", "AVERAGE_POOL_2D")
+# LiteRT's XNNPACK delegate refuses an int8 ADD whose input/output scale ratio is outside [2^-10, 2^8)
+# (xnnpack_delegate.cc, CheckTensorsInputOutputScale); such ADDs are kept float so they stay in the delegate.
+_ADD_SCALE_RATIO = (2.0 ** -10, 2.0 ** 8)
 _LOGITS_STOP = {"FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "BATCH_MATMUL"}
 
 
@@ -88,6 +100,9 @@ class LiteRtInt8Options(LiteRtOptions):
     # none by default: with linears int8 the tiny random config falls below the int8 bar (docs/measurements.md)
     quantize_attention: AttentionMode = "none"
     float_modules: ModuleNames = []  # dotted module names kept float (edge-export int8-sensitivity prints them)
+    # The fully-connected weights inside modules kept float (quantize_attention=none): int8 stored, dequantized to
+    # float when the model loads (weight-only), so they compute in float at int8 size; "float" stores them float.
+    kept_float_weights: Literal["int8", "float"] = "int8"
 
 
 @contextlib.contextmanager
@@ -290,7 +305,9 @@ class TfliteInt8Plan:
     kept_modules: list[type]
     int8_children: list[str]
     logits_scopes: list[str]
+    kept_float_weights: str = "int8"
     calibrated: object = None  # ai-edge-quantizer's calibration result, once computed
+    float_adds: list[str] = field(default_factory=list)  # scopes of ADDs kept float for XNNPACK (set by quantize)
     _op_modules: list | None = field(default=None, repr=False)
 
     @property
@@ -312,18 +329,20 @@ class TfliteInt8Plan:
             raise EdgeExportError(f"float_modules: no op of the converted model belongs to {', '.join(float_modules)} "
                                   "(its ops were fused into a neighbour's): name the module that holds it")
 
-        def configure(q):
+        def configure(q, float_scopes=()):
             keep = AlgorithmName.NO_QUANTIZE
             for op in self.float_ops:
                 q.update_quantization_recipe(regex=".*", operation_name=TFLOperationName(op), algorithm_key=keep)
             for t in self.kept_modules:  # litert-torch names tensors ".../<module>.<Class>_<attr>/..."
                 scope = re.escape(f"{t.__module__}.{t.__name__}_")
                 q.update_quantization_recipe(regex=scope, operation_name=TFLOperationName.ALL_SUPPORTED, algorithm_key=keep)
+                if self.kept_float_weights == "int8":  # weight-only: float compute, int8 storage (later config wins)
+                    q.add_weight_only_config(regex=scope, operation_name=TFLOperationName.FULLY_CONNECTED, num_bits=8)
                 if self.attention == "linears" and self.int8_children:  # int8 weights, dynamic range (later config wins)
                     q.add_dynamic_config(regex=scope + r"[^/;]*/torch\.nn\.modules\.linear\.Linear_("
                                          + "|".join(map(re.escape, self.int8_children)) + ")(/|;|$)",
                                          operation_name=TFLOperationName.FULLY_CONNECTED, num_bits=8)
-            for scope in named_scopes:
+            for scope in [*named_scopes, *float_scopes]:
                 q.update_quantization_recipe(regex=f"^{re.escape(scope)}$", operation_name=TFLOperationName.ALL_SUPPORTED,
                                              algorithm_key=keep)
             for scope in self.logits_scopes:
@@ -333,7 +352,35 @@ class TfliteInt8Plan:
                     q.add_dynamic_config(regex=exact, operation_name=op, num_bits=8)
 
         quantized, self.calibrated = _quantize(self.content, "static_wi8_ai8", configure, self.calib, ctx, self.calibrated)
+        fp32_scopes = {scope for scope, _ in self.op_modules}
+        self.float_adds = [scope for scope in adds_xnnpack_refuses(quantized) if scope in fp32_scopes]
+        if self.float_adds:
+            ctx.progress(f"keeping {len(self.float_adds)} ADD(s) float: their int8 scales are outside XNNPACK's range")
+            quantized, _ = _quantize(self.content, "static_wi8_ai8", lambda q: configure(q, self.float_adds), self.calib,
+                                     ctx, self.calibrated)
         return quantized, len(named_scopes)
+
+
+def adds_xnnpack_refuses(content: bytes) -> list[str]:
+    """Scopes of the int8 ADDs of a quantized model whose input/output scale ratio LiteRT's XNNPACK delegate
+    refuses (_ADD_SCALE_RATIO): they would run on builtin kernels between two delegate partitions."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    interpreter = Interpreter(model_content=content,
+                              experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    low, high = _ADD_SCALE_RATIO
+    refused = []
+    for op in interpreter._get_ops_details():
+        if op["op_name"] != "ADD":
+            continue
+        tensors = [interpreter._get_tensor_details(int(t), 0) for t in [*op["inputs"], *op["outputs"]] if t >= 0]
+        if any(t["dtype"] != np.int8 or not len(t["quantization_parameters"]["scales"]) for t in tensors):
+            continue
+        scale_out = tensors[-1]["quantization_parameters"]["scales"][0]
+        ratios = [t["quantization_parameters"]["scales"][0] / scale_out for t in tensors[:-1]]
+        if any(not low <= r < high for r in ratios):
+            refused.append(_op_scope([interpreter._get_tensor_details(int(t), 0)["name"] for t in op["outputs"]]))
+    return refused
 
 
 def plan_tflite_int8(module: nn.Module, loaded: LoadedModel, sample: torch.Tensor, ctx: ExportContext) -> TfliteInt8Plan:
@@ -347,7 +394,7 @@ def plan_tflite_int8(module: nn.Module, loaded: LoadedModel, sample: torch.Tenso
     content, convert_seconds = convert_fp32(module, sample, layout, ctx)
     calib, calib_source = _calibration(loaded, ctx, layout)
     return TfliteInt8Plan(module, content, convert_seconds, layout, calib, calib_source, list(ctx.options.float_ops),
-                          attention, kept_modules, int8_children, _logits_scopes(content))
+                          attention, kept_modules, int8_children, _logits_scopes(content), ctx.options.kept_float_weights)
 
 
 @register_target
@@ -383,6 +430,8 @@ class TfliteInt8(_LiteRTTarget):
             "float_module_types": [t.__name__ for t in plan.kept_modules],
             "float_modules": named,
             "float_module_ops": named_ops,
+            "float_adds": len(plan.float_adds),
+            "kept_float_weights": plan.kept_float_weights,
             "quantize_attention": plan.attention,
             "logits": f"float: last {len(plan.logits_scopes)} ops (FC/conv weights int8, dynamic range)",
             "float_compute_ops": info.float_compute_ops(),
