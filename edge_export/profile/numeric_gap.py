@@ -342,7 +342,7 @@ def compute_numeric_gap(
     threads: int = 1,
     progress: Callable[[str], None] = lambda m: None,
 ) -> tuple[list[NumericGap], list[str]]:
-    """(one NumericGap per reported module in program order, then the whole model as ``""``; notes)."""
+    """(one NumericGap per reported module in forward order, then the whole model as ``""``; notes)."""
     from edge_export.images import validation_batch
     from edge_export.models import load_from_source
     from edge_export.runtimes import get_runtime
@@ -380,7 +380,10 @@ def compute_numeric_gap(
                 acc[m].add(ref.numpy(), view)
     finally:
         hooks.close()
-    gaps = [acc[m].result(m) for m, _ in inst.exposed if m not in mismatched]
+    # In PyTorch's forward order: a program's op order can differ (a float-kept op's QUANTIZE/DEQUANTIZE pair
+    # in an int8 .tflite), and the rows should read like the model.
+    forward = sorted(inst.exposed, key=lambda mv: (hooks.completion.get(mv[0], len(hooks.completion)), mv[1].order))
+    gaps = [acc[m].result(m) for m, _ in forward if m not in mismatched]
     gaps.append(whole.result(""))
     diffs = inst.agreement
     same = sum(1 for d in diffs if d == 0.0)
