@@ -325,3 +325,25 @@ def test_int8_adds_xnnpack_refuses_are_kept_float(tmp_path):
     assert m.target_options["float_adds"] == 1 and m.target_options["float_compute_ops"].get("ADD") == 1
     assert m.delegation.subgraphs == 1 and m.delegation.fallback_nodes == 0, m.delegation
     assert adds_xnnpack_refuses((path / m.program_file).read_bytes()) == []  # the float ADD is not int8 any more
+
+
+def test_int8_plan_reuses_the_refused_adds_on_later_quantizations(tmp_path):
+    # int8-sensitivity quantizes one plan once per candidate: the refused ADDs follow from the shared calibration,
+    # so later calls keep them float without quantizing twice, and give the same model as the first call.
+    from edge_export.models.export_form import export_form
+    from edge_export.targets.base import ExportContext
+    from edge_export.targets.litert import LiteRtInt8Options, adds_xnnpack_refuses, plan_tflite_int8
+
+    loaded = LoadedModel(_SmallResidual().eval(), "generic", SourceSpec(kind="module", model_id="tests:small_residual"),
+                         Preprocessing(image_size=32), num_classes=4)
+    module, _ = export_form(loaded)
+    messages = []
+    ctx = ExportContext(workdir=tmp_path, calib=8, options=LiteRtInt8Options(), progress=messages.append)
+    plan = plan_tflite_int8(module, loaded, torch.zeros(loaded.input_shape()), ctx)
+    first, _ = plan.quantize([], ctx)
+    assert len(plan.float_adds) == 1 and adds_xnnpack_refuses(first) == []
+    again, _ = plan.quantize([], ctx)
+    assert again == first
+    assert sum("keeping 1 ADD(s) float" in m for m in messages) == 1
+    with_float_branch, ops = plan.quantize(["branch"], ctx)
+    assert ops >= 1 and adds_xnnpack_refuses(with_float_branch) == [] and with_float_branch != first

@@ -307,7 +307,7 @@ class TfliteInt8Plan:
     logits_scopes: list[str]
     kept_float_weights: str = "int8"
     calibrated: object = None  # ai-edge-quantizer's calibration result, once computed
-    float_adds: list[str] = field(default_factory=list)  # scopes of ADDs kept float for XNNPACK (set by quantize)
+    float_adds: list[str] | None = None  # scopes of ADDs kept float for XNNPACK (found by the first quantize)
     _op_modules: list | None = field(default=None, repr=False)
 
     @property
@@ -351,6 +351,10 @@ class TfliteInt8Plan:
                 for op in (TFLOperationName.FULLY_CONNECTED, TFLOperationName.CONV_2D):  # later config wins
                     q.add_dynamic_config(regex=exact, operation_name=op, num_bits=8)
 
+        if self.float_adds is not None:  # the refused ADDs follow from the calibration scales, shared by every call
+            quantized, _ = _quantize(self.content, "static_wi8_ai8", lambda q: configure(q, self.float_adds),
+                                     self.calib, ctx, self.calibrated)
+            return quantized, len(named_scopes)
         quantized, self.calibrated = _quantize(self.content, "static_wi8_ai8", configure, self.calib, ctx, self.calibrated)
         fp32_scopes = {scope for scope, _ in self.op_modules}
         self.float_adds = [scope for scope in adds_xnnpack_refuses(quantized) if scope in fp32_scopes]
