@@ -22,9 +22,9 @@ from edge_export.attribution.xnnpack import (  # noqa: E402
     Attribution,
     attribute_delegate_events,
     attributed_fraction,
-    compatible,
     time_by_module,
 )
+from edge_export.attribution.xnnpack_costs import compatible  # noqa: E402
 from edge_export.attribution.xnnpack_ops import operator_family  # noqa: E402
 from edge_export.attribution.xnnpack_program import attribute_program  # noqa: E402
 from edge_export.attribution.xnnpack_blob import (  # noqa: E402

@@ -10,7 +10,7 @@ links an event back to a graph node. This module rebuilds that link:
 * XNNPACK creates its runtime operators from those nodes in the same order, after its subgraph
   rewriting, which can fuse or drop some nodes and turn some into a differently named operator.
   ``attribute_delegate_events`` aligns the runtime operator sequence with the XNode sequence by
-  operator family (``edge_export.attribution.align`` with this module's cost table), so every event gets the XNode it
+  operator family (``edge_export.attribution.align`` with the cost table in ``xnnpack_costs``), so every event gets the XNode it
   ran for, hence a debug handle.
 * ``debug_handle_module_map`` maps debug handles to the innermost ``nn_module_stack`` entry of
   the FX nodes in the ETRecord's edge-dialect program (the program the delegate was cut from).
@@ -20,7 +20,7 @@ Alignment rules (measured with ExecuTorch 1.5.1's XNNPACK, and read from XNNPACK
 
 * 1:1 in order is the normal case: XNNPACK creates one runtime operator per remaining subgraph
   node, in node order, and its rewrites replace a node in place. The operator name's family
-  (text before " (", normalised) must fit the XNode kind (``_KIND_FAMILIES``): a 1x1 stride-1
+  (text before " (", normalised) must fit the XNode kind (``xnnpack_costs._KIND_FAMILIES``): a 1x1 stride-1
   unpadded ``XNNConv2d`` runs as "Fully Connected (NC, F32) GEMM", ``XNNGlobalAvgPooling2d`` as
   "Mean (ND) Reduce2", ``XNNStaticReshape`` as "Static Reshape (NC)" (or a copy).
 * Known rewrites (``_KIND_REWRITES``, small cost): ``mul(x, x)`` -> "Square" (only when both
@@ -28,7 +28,7 @@ Alignment rules (measured with ExecuTorch 1.5.1's XNNPACK, and read from XNNPACK
   -> "Clamp", a spurious clamp or no-op binary -> "Copy", ``sub(0, x)`` -> "Negate"; a unary node
   (GELU, sigmoid, ...) between a dequantize and a quantize runs as one int8 operator XNNPACK names
   "Invalid Unary Op" (``UNNAMED_UNARY_FAMILY``; the two converts become no operator).
-* An XNode may produce no operator (``_ELIDABLE_KINDS``, cheap to skip): a clamp merged into
+* An XNode may produce no operator (``xnnpack_costs.ELIDABLE_KINDS``, cheap to skip): a clamp merged into
   its producer's activation, a zero constant pad fused into the following convolution,
   reshape(reshape) merged, reshapes of static shapes and copies elided. It is reported in
   ``Attribution.fused_xnodes`` of the operator that absorbed it (producer; consumer for a pad).
@@ -39,7 +39,7 @@ Alignment rules (measured with ExecuTorch 1.5.1's XNNPACK, and read from XNNPACK
   XNode of their own are charged to the next operator (``how="prep-for-next"``).
 * Quantize/dequantize converts (XNNConvert of an int8 program) whose FX nodes have no module of their
   own (the quantizer inserts them outside any module: their ``nn_module_stack`` is the root's) follow
-  the quantization annotation that made them (``_DelegateGraph.conversion_owner``): a quantize
+  the quantization annotation that made them (``xnnpack_graph.DelegateGraph.conversion_owner``): a quantize
   (float -> int8) or requantize belongs to the module whose INPUT it quantizes, its consumer
   (``how="quantize-for-consumer"``); a dequantize (int8 -> float) to the module whose OUTPUT it
   dequantizes, its producer (``how="dequantize-of-producer"``; PT2E's own grouping of debug handles
@@ -61,140 +61,21 @@ Alignment rules (measured with ExecuTorch 1.5.1's XNNPACK, and read from XNNPACK
 
 ``edge_export.attribution.xnnpack_program.attribute_program`` does all of it for every XNNPACK
 delegate call of a program from the ``.pte``, its ETDump and its ETRecord. The alignment itself is the
-package's one aligner (``edge_export.attribution.align``) with the cost table below;
+package's one aligner (``edge_export.attribution.align``) with the cost table in ``xnnpack_costs``;
 ``tests/xnnpack_crosscheck.py`` cross-checks the result against ``XnnpackPartitioner(per_op_mode=True)``.
 """
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
-from edge_export.attribution.align import MATCH, align
-from edge_export.attribution.xnnpack_blob import XNode, XnnGraphInfo, XValue
-from edge_export.attribution.xnnpack_ops import (
-    PREP_FAMILIES,
-    UNNAMED_UNARY_FAMILY,
-    family_matches,
-    normalise,
-    operator_base_name,
-    operator_family,
-)
-from edge_export.profile.schema import MODEL_INPUT
-
-# --------------------------------------------------------------------------------------------
-# The cost table: which operators an XNode can become, and what each alignment move costs
-# --------------------------------------------------------------------------------------------
-
-# XNode kind -> runtime operator families it can become (normalised).
-_KIND_FAMILIES: dict[str, tuple[str, ...]] = {
-    "XNNConv2d": ("convolution", "fullyconnected"),
-    "XNNDepthwiseConv2d": ("convolution",),
-    "XNNConvTranspose2d": ("deconvolution",),
-    "XNNFullyConnected": ("fullyconnected", "dynamicfullyconnected", "batchmatrixmultiply"),
-    "XNNBatchMatrixMultiply": ("batchmatrixmultiply", "fullyconnected", "dynamicfullyconnected"),
-    "XNNStaticTranspose": ("transpose", "copy"),
-    "XNNStaticReshape": ("staticreshape", "reshape", "copy"),
-    "XNNCopy": ("copy", "staticreshape"),
-    "XNNAdd": ("add",),
-    "XNNSubtract": ("subtract",),
-    "XNNMultiply": ("multiply",),
-    "XNNDiv": ("divide",),
-    "XNNMinimum": ("minimum",),
-    "XNNMaximum": ("maximum",),
-    "XNNPReLU": ("prelu",),
-    "XNNGlobalAvgPooling2d": ("mean", "globalaveragepooling"),
-    "XNNAvgPooling2d": ("averagepooling",),
-    "XNNMaxPooling2d": ("maxpooling",),
-    "XNNArgMaxPooling2d": ("argmaxpooling",),
-    "XNNStaticConstantPad": ("constantpad",),
-    "XNNStaticSlice": ("slice",),
-    "XNNStaticResizeBilinear2D": ("resizebilinear",),
-    "XNNConcatenate2": ("concatenate", "copy"),
-    "XNNConcatenate3": ("concatenate", "copy"),
-    "XNNConcatenate4": ("concatenate", "copy"),
-    "XNNConcatenate5": ("concatenate", "copy"),
-    "XNNScaledDotProductAttention": ("scaleddotproductattention", "batchmatrixmultiply",
-                                     "fullyconnected", "softmax", "multiply", "add"),
-    "XNNLeakyReLU": ("leakyrelu",),
-    "XNNSin": ("sine", "sin"),
-    "XNNCos": ("cosine", "cos"),
-}
-
-# Kinds XNNPACK's subgraph rewriting may fuse into a neighbour or elide (cheap to skip).
-_ELIDABLE_KINDS: dict[str, str] = {
-    "XNNClamp": "clamp fused into the producing operator",
-    "XNNStaticConstantPad": "padding fused into the following convolution/pooling",
-    "XNNStaticReshape": "static reshape elided (no data movement)",
-    "XNNCopy": "copy elided",
-    "XNNStaticTranspose": "transpose elided or fused",
-    "XNNConvert": "conversion fused",
-}
-
-
-def kind_families(kind: str) -> tuple[str, ...]:
-    if kind in _KIND_FAMILIES:
-        return _KIND_FAMILIES[kind]
-    # Fallback: "XNNReciprocalSquareRoot" -> "reciprocalsquareroot", matching
-    # "Reciprocal Square Root (NC)". Unary/binary kinds mostly follow this pattern.
-    k = kind[3:] if kind.startswith("XNN") else kind
-    k = re.sub(r"^Static", "", k)
-    k = re.sub(r"\d+[dD]?$", "", k)
-    return (normalise(k),)
-
-
-# Operators XNNPACK's subgraph optimiser may turn a node into (xnn_subgraph_optimize_common_subgraphs
-# and friends): mul(x, x) -> square; min/max with a static scalar -> clamp; spurious clamp or a
-# no-op binary -> copy; sub(0, x) -> negate; reshape(reshape) -> one reshape.
-_KIND_REWRITES: dict[str, tuple[str, ...]] = {
-    "XNNMultiply": ("square", "copy"),
-    "XNNMaximum": ("clamp",),
-    "XNNMinimum": ("clamp",),
-    "XNNClamp": ("copy",),
-    "XNNAdd": ("copy", "subtract"),
-    "XNNSubtract": ("copy", "negate", "add"),
-    "XNNDiv": ("copy",),
-}
-
-# XNNPACK's unary elementwise node kinds (one xnn_unary_* operator each; XNNSoftmax and the pools are not).
-_UNARY_KINDS = frozenset({
-    "XNNAbs", "XNNCeiling", "XNNClamp", "XNNConvert", "XNNCos", "XNNELU", "XNNExp", "XNNFloor", "XNNGelu",
-    "XNNHardswish", "XNNLeakyReLU", "XNNLog", "XNNNegate", "XNNReciprocalSquareRoot", "XNNSigmoid", "XNNSin",
-    "XNNSquare", "XNNSquareRoot", "XNNTanh",
-})
-
-_COST_REWRITE = 0.5
-_COST_SKIP_ELIDABLE = 1.0
-_COST_SKIP_OTHER = 6.0
-_COST_EXPANSION = 2.0
-_COST_ORPHAN = 10.0
-
-
-def match_cost(event_name: str, node: XNode) -> float | None:
-    """0 if the operator is what ``node`` normally becomes, a small cost for a known rewrite,
-    None if it cannot come from ``node``."""
-    fam = operator_family(event_name)
-    if family_matches(fam, kind_families(node.kind)):
-        return 0.0
-    alts = _KIND_REWRITES.get(node.kind, ())
-    if node.kind == "XNNMultiply" and "square" in alts and fam == "square":
-        return _COST_REWRITE if len(node.inputs) >= 2 and node.inputs[0] == node.inputs[1] else None
-    if family_matches(fam, alts):
-        return _COST_REWRITE
-    if fam == UNNAMED_UNARY_FAMILY and node.kind in _UNARY_KINDS:
-        return _COST_REWRITE
-    return None
-
-
-def compatible(event_name: str, node_or_kind: XNode | str) -> bool:
-    if isinstance(node_or_kind, str):
-        return family_matches(operator_family(event_name), kind_families(node_or_kind))
-    return match_cost(event_name, node_or_kind) is not None
-
-
-
+from edge_export.attribution.align import MATCH
+from edge_export.attribution.xnnpack_blob import XNode, XnnGraphInfo
+from edge_export.attribution.xnnpack_costs import align_events
+from edge_export.attribution.xnnpack_graph import DelegateGraph
+from edge_export.attribution.xnnpack_ops import PREP_FAMILIES, UNNAMED_UNARY_FAMILY, operator_base_name, operator_family
 
 # --------------------------------------------------------------------------------------------
 # Results
@@ -233,191 +114,7 @@ class AlignmentReport:
     cost: float
 
 
-# --------------------------------------------------------------------------------------------
-# Alignment
-# --------------------------------------------------------------------------------------------
-
-
-def _skip_cost(node: XNode) -> float:
-    return _COST_SKIP_ELIDABLE if node.kind in _ELIDABLE_KINDS else _COST_SKIP_OTHER
-
-
-def align_events(names: Sequence[str], xnodes: Sequence[XNode]) -> tuple[list[tuple[str, int | None]], float]:
-    """Runtime operators against XNodes (edge_export.attribution.align with this table): per event
-    (MATCH | EXPANSION | ORPHAN, xnode index), and the cost."""
-
-    def expansion(i: int, j: int) -> float | None:
-        c = match_cost(names[i], xnodes[j])
-        return None if c is None else _COST_EXPANSION + c
-
-    result = align(len(names), len(xnodes), lambda i, j: match_cost(names[i], xnodes[j]),
-                   lambda j: _skip_cost(xnodes[j]), expansion, lambda i: _COST_ORPHAN)
-    return result.steps, result.cost
-
-
-def _common_module(paths: Iterable[str]) -> str:
-    """The innermost module containing every one of `paths` ("" = only the root; "" for none)."""
-    split = [p.split(".") for p in paths]
-    if not split:
-        return ""
-    common = []
-    for parts in zip(*split):
-        if any(p != parts[0] for p in parts):
-            break
-        common.append(parts[0])
-    return ".".join(common)
-
-
-class _DelegateGraph:
-    """One delegate's XNodes: producers/consumers of each value, debug handles, what matched what."""
-
-    def __init__(self, nodes: list[XNode], inferred: Mapping[int, int], matched: Mapping[int, list[int]],
-                 values: Mapping[int, XValue] | None = None, model_io: Mapping[int, str] | None = None):
-        self.nodes = nodes
-        self.inferred = dict(inferred)
-        self.matched = matched
-        self.values = dict(values or {})  # value id -> XValue (tells int8 from float), when the blob was read
-        self.model_io = dict(model_io or {})  # debug handle -> MODEL_INPUT | MODEL_OUTPUT (model_io_handles)
-        self._owners: dict[int, tuple[str, str, str] | None] = {}
-        self.producer: dict[int, int] = {}
-        self.consumers: dict[int, list[int]] = defaultdict(list)
-        for x in nodes:
-            for o in x.outputs:
-                self.producer[o] = x.index
-            for v in x.inputs:
-                self.consumers[v].append(x.index)
-
-    def handle_of(self, xi: int) -> int | None:
-        h = self.nodes[xi].debug_handle
-        return h if h is not None else self.inferred.get(xi)
-
-    def neighbours(self, xi: int, up: bool) -> list[int]:
-        x = self.nodes[xi]
-        if up:
-            return [self.producer[v] for v in x.inputs if v in self.producer]
-        return [c for o in x.outputs for c in self.consumers.get(o, [])]
-
-    def walk(self, xi: int, up: bool) -> int | None:
-        """Nearest matched XNode upstream (through producers) or downstream (consumers), 16 hops at most."""
-        seen, frontier = {xi}, [xi]
-        for _ in range(16):
-            nxt = []
-            for cur in frontier:
-                for nb in self.neighbours(cur, up):
-                    if nb in seen:
-                        continue
-                    if nb in self.matched:
-                        return nb
-                    seen.add(nb)
-                    nxt.append(nb)
-            frontier = nxt
-            if not frontier:
-                break
-        return None
-
-    def absorbers(self) -> tuple[dict[int, list[int]], dict[int, str]]:
-        """XNodes with no operator attached to the operator that absorbed them (a clamp: the producer of
-        its input; a pad: the consumer of its output; otherwise the nearest matched neighbour).
-        ({absorbing xnode: [absorbed]}, {absorbed xnode: why it has no operator})."""
-        fused_into: dict[int, list[int]] = defaultdict(list)
-        skipped: dict[int, str] = {}
-        for x in self.nodes:
-            if x.index in self.matched:
-                continue
-            why = _ELIDABLE_KINDS.get(x.kind, "no runtime operator of a compatible family at this position")
-            first_up = x.kind != "XNNStaticConstantPad"  # a pad is fused into its consumer
-            tgt = self.walk(x.index, up=first_up)
-            if tgt is None:
-                tgt = self.walk(x.index, up=not first_up)
-            if tgt is not None:
-                fused_into[tgt].append(x.index)
-                why += f" (attached to XNode {tgt} {self.nodes[tgt].kind})"
-            skipped[x.index] = why
-        return fused_into, skipped
-
-    def module_of(self, xi: int, debug_handle_to_module: Mapping[int, str]) -> tuple[str | None, str]:
-        owner = self.conversion_owner(xi, debug_handle_to_module)
-        if owner is not None:
-            return owner[0], ""
-        dh = self.handle_of(xi)
-        kind = self.nodes[xi].kind
-        if dh is None:
-            return None, f"XNode {xi} ({kind}) has no debug handle"
-        if dh not in debug_handle_to_module:
-            return None, f"debug handle {dh} of XNode {xi} ({kind}) is not in the module map"
-        return debug_handle_to_module[dh], ""
-
-    def conversion_owner(self, xi: int, dh_map: Mapping[int, str]) -> tuple[str, str, str] | None:
-        """(module, how, reason) for a convert XNode whose FX nodes have no module of their own (see the
-        module docstring): the model's input/output pseudo-module, else its consumer's module (quantize,
-        requantize) or its producer's (dequantize). None for any other XNode, or when no owner is found."""
-        if xi not in self._owners:
-            self._owners[xi] = self._conversion_owner(xi, dh_map)
-        return self._owners[xi]
-
-    def _conversion_owner(self, xi: int, dh_map: Mapping[int, str]) -> tuple[str, str, str] | None:
-        x = self.nodes[xi]
-        if x.kind != "XNNConvert" or not x.inputs or not x.outputs:
-            return None
-        h = self.handle_of(xi)
-        if h is not None and dh_map.get(h):
-            return None  # its FX nodes have a module of their own
-        if h in self.model_io:
-            what = "input" if self.model_io[h] == MODEL_INPUT else "output"
-            return self.model_io[h], f"model-{what}", f"converts the model's {what} (belongs to no module)"
-        src, dst = self.values.get(x.inputs[0]), self.values.get(x.outputs[0])
-        if src is None or dst is None:
-            return None
-        dequantize = src.quantized and not dst.quantized
-        def own_module(nb: int) -> str | None:  # "" (the root) and None: keep walking
-            h = self.handle_of(nb)
-            return dh_map.get(h) if h is not None else None
-
-        owner = _common_module(self.nearest_labels(xi, dequantize, own_module))
-        if not owner:
-            return None
-        if dequantize:
-            return owner, "dequantize-of-producer", f"dequantizes the int8 output of {owner} (its producer)"
-        return owner, "quantize-for-consumer", f"quantizes the input of {owner} (its consumer) to int8"
-
-    def nearest_labels(self, xi: int, up: bool, label: Callable[[int], Any]) -> set:
-        """The labels of the nearest XNodes upstream (producers) or downstream (consumers) of `xi` that have one
-        (`label(index)` not None/empty): every label at the first distance where any is; set() for none."""
-        found: set = set()
-        seen, frontier = {xi}, [xi]
-        while frontier and not found:
-            nxt = []
-            for cur in frontier:
-                for nb in self.neighbours(cur, up):
-                    if nb in seen:
-                        continue
-                    seen.add(nb)
-                    lab = label(nb)
-                    if lab is not None and lab != "":
-                        found.add(lab)
-                    else:
-                        nxt.append(nb)
-            frontier = nxt
-        return found
-
-    def layout_source(self, xi: int) -> tuple[int | None, str]:
-        """For an XNode with no FX node: the XNode producing its input, else consuming its output."""
-        for v in self.nodes[xi].inputs:
-            p = self.producer.get(v)
-            if p is not None and self.handle_of(p) is not None:
-                return p, "layout-from-producer"
-        for o in self.nodes[xi].outputs:
-            for c in self.consumers.get(o, []):
-                if self.handle_of(c) is not None:
-                    return c, "layout-from-consumer"
-        for up in (True, False):  # look further (a chain of handle-less nodes)
-            nb = self.walk(xi, up)
-            if nb is not None and self.handle_of(nb) is not None:
-                return nb, "layout-from-producer" if up else "layout-from-consumer"
-        return None, ""
-
-
-def _attribute_matched(a: Attribution, xi: int, move: str, g: _DelegateGraph, fused_into: Mapping[int, list[int]],
+def _attribute_matched(a: Attribution, xi: int, move: str, g: DelegateGraph, fused_into: Mapping[int, list[int]],
                        dh_map: Mapping[int, str], fused_handles: Mapping[int, Sequence[int]] | None) -> None:
     """Fill `a`, the event matched (or expanded) to XNode `xi`: its handles, module and how it got it."""
     x = g.nodes[xi]
@@ -520,7 +217,7 @@ def attribute_delegate_events(
         if xi is not None:
             matched[xi].append(ei)
     values = xnodes.values if isinstance(xnodes, XnnGraphInfo) else None
-    g = _DelegateGraph(nodes, inferred_handles or {}, matched, values, model_io)
+    g = DelegateGraph(nodes, inferred_handles or {}, matched, values, model_io)
     fused_into, skipped = g.absorbers()
     out = [Attribution(event_index=ei, name=str(name), duration=dur, module_path=None)
            for ei, (name, dur) in enumerate(events)]

@@ -29,12 +29,12 @@ from edge_export.attribution.etrecord import (
 from edge_export.attribution.xnnpack import (
     AlignmentReport,
     Attribution,
-    _DelegateGraph,
     attribute_delegate_events,
     attributed_fraction,
     time_by_module,
 )
 from edge_export.attribution.xnnpack_blob import XnnGraphInfo, read_xnnpack_delegates
+from edge_export.attribution.xnnpack_graph import DelegateGraph
 
 
 @dataclass
@@ -226,7 +226,7 @@ def _attribute_portable(prof: EtdumpProfile, skip_runs: int, instr_handles, dh_m
 _ACTIVATION_TARGETS = ("relu", "hardtanh", "clamp", "getitem")
 
 
-def _nearest_handled(g: _DelegateGraph, xi: int, up: bool) -> set[int]:
+def _nearest_handled(g: DelegateGraph, xi: int, up: bool) -> set[int]:
     """Debug handles of the nearest XNodes with one, upstream (producers) or downstream (consumers) of `xi`."""
     return g.nearest_labels(xi, up, lambda nb: g.nodes[nb].debug_handle)
 
@@ -261,7 +261,7 @@ def infer_missing_handles(
     """
     _, ep = edge_program(etrecord, method)
     nodes = graph.xnodes
-    g = _DelegateGraph(list(nodes), {}, {})
+    g = DelegateGraph(list(nodes), {}, {})
     present = {x.debug_handle for x in nodes if x.debug_handle is not None}
     missing = set(delegate_handles) - present
     by_handle: dict[int, list] = defaultdict(list)
