@@ -103,6 +103,24 @@ def test_group_norm_as_means_is_equivalent_and_kept_float():
         assert (gn(x) - ref).norm() / ref.norm() <= 1e-5
 
 
+def test_whole_input_average_pools_as_means_are_equivalent():
+    # EfficientNet's pooler (AvgPool2d(hidden_dim, ceil_mode=True) on a 7x7 map) and the pools it must leave alone
+    from edge_export.models.export_form import WholeInputAvgPool2d, whole_input_pools_as_means
+
+    cases = [(torch.nn.AvgPool2d(1280, ceil_mode=True), (7, 7)), (torch.nn.AvgPool2d(7), (7, 7)),
+             (torch.nn.AvgPool2d((9, 6), ceil_mode=True), (7, 5)), (torch.nn.AvgPool2d(3, 2), (8, 8)),
+             (torch.nn.AvgPool2d(3, 1, padding=1, count_include_pad=False), (6, 6)),
+             (torch.nn.AvgPool2d(8, ceil_mode=True, divisor_override=3), (7, 7))]
+    holder = torch.nn.Sequential(*(pool for pool, _ in cases))
+    xs = [torch.randn(2, 5, *hw) * 2 + 1 for _, hw in cases]
+    refs = [pool(x) for (pool, _), x in zip(cases, xs)]
+    assert whole_input_pools_as_means(holder) == len(cases)
+    assert all(isinstance(pool, WholeInputAvgPool2d) for pool, _ in cases)
+    for (pool, _), x, ref in zip(cases, xs, refs):
+        out = pool(x)
+        assert out.shape == ref.shape and (out - ref).norm() / ref.norm() <= 1e-5
+
+
 @pytest.mark.parametrize("case", ["matmul4d", "matmul_2d_weight", "select", "mean_hw", "mean_tokens", "pool_wide",
                                   "split", "split_channels_4d", "strided_slice", "expand_same",
                                   "sum_last", "softmax_w_after_conv", "softmax_h_after_conv", "roll",

@@ -111,10 +111,44 @@ def norm_forms(module: nn.Module) -> list[str]:
     return rewrites
 
 
-def generic_export_form(module: nn.Module, loaded: LoadedModel) -> tuple[nn.Module, list[str]]:
-    """Any classifier: LayerNorms as matmuls, and the module itself when it returns a tensor, else
-    wrapped to return its logits."""
+class WholeInputAvgPool2d(nn.AvgPool2d):
+    """An AvgPool2d whose one window covers its whole input (transformers' EfficientNet pools a 7x7 map with
+    AvgPool2d(1280, ceil_mode=True)) as a mean over H and W: the same numbers (PyTorch divides a window clipped
+    at the border by the part inside), where LiteRT runs the literal form as a pad + a 1280x1280 pool (2 s a
+    run for EfficientNet-B0, 99 % of its time). Any other input runs AvgPool2d's own forward."""
+
+    def forward(self, x):
+        h, w = x.shape[-2:]
+        k, s, p = (nn.modules.utils._pair(v) for v in (self.kernel_size, self.stride, self.padding))
+        one_window = all(kk >= n and (self.ceil_mode or kk == n) and (n - kk + ss - 1 if self.ceil_mode else n - kk) // ss == 0
+                         for kk, ss, n in zip(k, s, (h, w)))
+        if p != (0, 0) or self.divisor_override is not None or not one_window:
+            return super().forward(x)
+        return x.mean(dim=(-2, -1), keepdim=True)
+
+
+def whole_input_pools_as_means(module: nn.Module) -> int:
+    """Every plain nn.AvgPool2d as WholeInputAvgPool2d (a mean when its window covers the input); the count."""
+    count = 0
+    for sub in module.modules():
+        if type(sub) is nn.AvgPool2d:
+            sub.__class__ = WholeInputAvgPool2d
+            count += 1
+    return count
+
+
+def shared_forms(module: nn.Module) -> list[str]:
+    """The rewrites every family gets: the norm forms, and average pools over the whole input as means."""
     rewrites = norm_forms(module)
+    if n := whole_input_pools_as_means(module):
+        rewrites.append(f"{n} AvgPool2d as a mean where its window covers the input")
+    return rewrites
+
+
+def generic_export_form(module: nn.Module, loaded: LoadedModel) -> tuple[nn.Module, list[str]]:
+    """Any classifier: the shared forms (LayerNorms as matmuls, ...), and the module itself when it returns a
+    tensor, else wrapped to return its logits."""
+    rewrites = shared_forms(module)
     with torch.no_grad():
         out = module(torch.zeros(loaded.input_shape()))
     return (module if isinstance(out, torch.Tensor) else LogitsOnly(module).eval()), rewrites

@@ -2,7 +2,8 @@
 
 Applied to the deep copy export owns; submodule names are kept so profiles name the user's modules:
 - forward returns the logits tensor (the model's class is swapped for a subclass; no wrapper prefix);
-- LayerNorm's two means as matmuls, GroupNorm's as means (edge_export.models.export_form.norm_forms);
+- LayerNorm's two means as matmuls, GroupNorm's as means, whole-input average pools as means
+  (edge_export.models.export_form.shared_forms);
 - per-architecture module forms where no graph-level pass can help (`forms/`, one file per architecture);
 - attention runs transformers' eager path (matmul, softmax, matmul) instead of SDPA, whose decomposition
   leaves masking ops (logical_not, eq, any, where, full_like) outside the XNNPACK partition.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from edge_export.models.export_form import norm_forms
+from edge_export.models.export_form import shared_forms
 from edge_export.models.hf_source.forms import apply_forms
 from edge_export.models.family import ModelFamily, derived_class, register_family
 
@@ -53,7 +54,7 @@ class TransformersFamily(ModelFamily):
         if eager_attention(module):
             rewrites.append("attention: transformers' eager path instead of SDPA")
         rewrites += apply_forms(module)
-        rewrites += norm_forms(module)
+        rewrites += shared_forms(module)
         logits_form(module)
         rewrites.append("forward returns the logits tensor")
         return module, rewrites
