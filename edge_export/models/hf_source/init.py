@@ -6,7 +6,11 @@ logits come out ~1e-22, MobileViT-v2's and EfficientNet's exactly 0 (docs/measur
 that gives the same logits for every image proves nothing about an export.
 
 The rule, applied the same way to every family, after transformers' init and under the request's seed:
-1. every Conv/Linear weight ~ N(0, 1/fan_in) (variance-preserving), biases 0;
+1. every Conv/Linear weight ~ N(0, 1/fan_in) (variance-preserving), biases 0; a depthwise convolution's
+   k-tap filter is a box filter plus noise, 1/k + N(0, 1/(4k)): zero-mean random depthwise filters are
+   high-pass, so on photographs their output is mostly cancellation that the next BatchNorm scales back up,
+   noise and all, block after block, and int8 rounding noise grows into the logits; trained depthwise
+   filters keep a smoothing (DC) part (its effect on int8 parity: docs/measurements.md);
 2. every BatchNorm/LayerNorm/GroupNorm affine reset to identity (weight 1, bias 0);
 3. every BatchNorm's running statistics measured on two seeded batches of N(0, 1) images, so that in
    eval mode each normalises what actually reaches it.
@@ -20,8 +24,8 @@ import math
 import torch
 from torch import nn
 
-RULE = ("random init: conv/linear weights N(0, 1/fan_in), norm layers identity, BatchNorm statistics "
-        "from 2 seeded batches of noise images (edge_export.models.hf_source.init)")
+RULE = ("random init: conv/linear weights N(0, 1/fan_in), depthwise filters 1/k + N(0, 1/(4k)), norm layers "
+        "identity, BatchNorm statistics from 2 seeded batches of noise images (edge_export.models.hf_source.init)")
 _NORMS = (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm)
 
 
@@ -31,7 +35,10 @@ def meaningful_init(model: nn.Module, seed: int, image_size: int, batches: int =
     for mod in model.modules():
         weight = getattr(mod, "weight", None)
         if isinstance(mod, (nn.Conv1d, nn.Conv2d, nn.Linear)) and weight is not None:
-            weight.copy_(torch.randn(weight.shape, generator=gen) / math.sqrt(weight[0].numel()))
+            taps = weight[0].numel()
+            weight.copy_(torch.randn(weight.shape, generator=gen) / math.sqrt(taps))
+            if isinstance(mod, nn.Conv2d) and mod.groups > 1 and mod.groups == mod.in_channels and taps > 1:
+                weight.mul_(0.5).add_(1.0 / taps)
             if mod.bias is not None:
                 mod.bias.zero_()
         elif isinstance(mod, _NORMS) and weight is not None:
