@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 BENCH_ARGS ?=
 COVERAGE_ARGS ?=
 
-.PHONY: setup run run-qnn test bench coverage schemas clean
+.PHONY: setup arm-setup run run-qnn test bench coverage schemas clean
 
 setup: $(STAMP) $(SYS_STAMP)
 
@@ -33,6 +33,11 @@ $(STAMP): pyproject.toml
 $(SYS_STAMP):
 	./.ci/system-packages.sh
 	mkdir -p $(VENV) && touch $(SYS_STAMP)
+
+# aarch64 LiteRT under QEMU (edge_export/arm/): Debian's qemu-user-static and arm64 python3.11, PyPI's aarch64
+# wheels, cached in ~/.cache/edge-export/arm64; a no-op when current.
+arm-setup: setup
+	$(EE) arm setup
 
 run: setup
 	$(EE) export $(MODEL) $(MODEL_OPTS) $(foreach t,$(TARGETS),--target $(t)) --out $(OUT) --threads $(THREADS)
@@ -52,7 +57,7 @@ run-qnn: setup
 	$(EE) qnn-sdk setup
 	$(EE) export $(MODEL) $(MODEL_OPTS) --target qnn-fp16 --out $(OUT) --images 2
 
-test: setup
+test: setup arm-setup
 	android_app/run-core-tests.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 

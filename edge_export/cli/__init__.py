@@ -15,6 +15,7 @@ from edge_export.cli import sensitivity  # noqa: F401
 from edge_export.cli import profile  # noqa: F401
 from edge_export.cli import coverage  # noqa: F401
 from edge_export.cli import qnn  # noqa: F401
+from edge_export.cli import arm  # noqa: F401
 from edge_export.cli import android  # noqa: F401
 from edge_export.cli import doctor  # noqa: F401
 from edge_export.cli.app import app, main

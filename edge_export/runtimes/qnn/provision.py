@@ -22,7 +22,6 @@ the user's cache and are never part of this project's repository or artifacts.
 from __future__ import annotations
 
 import datetime as _dt
-import fcntl
 import hashlib
 import json
 import os
@@ -35,6 +34,7 @@ import zipfile
 from pathlib import Path
 from typing import Callable
 
+from edge_export.cached_folder import locked, swap_into_place
 from edge_export.runtimes.qnn.sdk import (
     ENV_SHIM_REAL,
     HOST_LIB_SUBDIR,
@@ -87,7 +87,7 @@ def setup_host_sdk(
     dest = dest.absolute()
     dest.parent.mkdir(parents=True, exist_ok=True)
 
-    with _locked(dest.parent / f".{dest.name}.lock"):
+    with locked(dest.parent / f".{dest.name}.lock"):
         if not force:
             current = _current(dest)
             if current is not None:
@@ -96,7 +96,7 @@ def setup_host_sdk(
         tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
         try:
             manifest = _provision_into(tmp, say, wheel)
-            _swap_into_place(tmp, dest)
+            swap_into_place(tmp, dest)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -319,37 +319,6 @@ def build_shim(out: Path, source: Path = SHIM_SOURCE) -> str:
         raise QnnSdkError(f"building the QNN compat shim with {cc} failed: {first.strip()[:300]}")
     version = subprocess.run([cc, "--version"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     return (version.stdout.splitlines() or [cc])[0]
-
-
-def _swap_into_place(tmp: Path, dest: Path) -> None:
-    old = None
-    if dest.exists() or dest.is_symlink():
-        old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
-        if old.exists():
-            shutil.rmtree(old, ignore_errors=True)
-        dest.rename(old)
-    tmp.chmod(0o755)  # mkdtemp makes it 0700
-    tmp.rename(dest)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-class _locked:
-    """An exclusive flock held for the with-block (serialises concurrent provisioning)."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.fh = None
-
-    def __enter__(self):
-        self.fh = open(self.path, "a+")
-        fcntl.flock(self.fh.fileno(), fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc):
-        assert self.fh is not None
-        fcntl.flock(self.fh.fileno(), fcntl.LOCK_UN)
-        self.fh.close()
 
 
 def _wheel_version(wheel_path: Path) -> str:

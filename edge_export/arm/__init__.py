@@ -1,0 +1,17 @@
+"""Arm kernels before a phone: .tflite artifacts on LiteRT's aarch64 build under QEMU user-mode, per CPU level.
+
+    from edge_export.arm import setup, load_env, run_tflite
+    env = setup()                       # provision once (cached; a no-op afterwards)
+    run = run_tflite(env, "model.tflite", [x], cpu="cortex-a76")
+    outputs, timings = run              # timings are emulation times: relative cost only
+
+provision.py builds the cached runtime (QEMU, Debian's arm64 python3.11, PyPI's aarch64 wheels), cpus.py holds the
+--cpu choices and their feature levels, run.py launches the guest (guest.py runs inside it).
+"""
+
+from edge_export.arm.cpus import CPUS, DEFAULT_CPU, CpuModel, get_cpu
+from edge_export.arm.provision import ArmEnv, default_home, load_env, setup
+from edge_export.arm.run import EMULATED, ArmRun, run_tflite
+
+__all__ = ["CPUS", "DEFAULT_CPU", "EMULATED", "ArmEnv", "ArmRun", "CpuModel", "default_home", "get_cpu", "load_env",
+           "run_tflite", "setup"]

@@ -1,0 +1,89 @@
+"""Runs INSIDE the aarch64 guest Python (Debian's python3.11 under QEMU): no edge_export import, only the standard
+library, numpy and ai_edge_litert from the runtime's site folder.
+
+    python3.11 -I guest.py SITE JOB_DIR
+
+JOB_DIR/job.json says what to do; the answer is JOB_DIR/result.json (+ out{i}.npy). Modes:
+  probe: versions and the hwcaps QEMU's CPU model exposes (getauxval), no model.
+  hwcaps: only the hwcaps (nothing imported: fast).
+  run:   one .tflite through LiteRT's Interpreter; inputs in{i}.npy in input_details order.
+"""
+
+import json
+import os
+import sys
+import time
+
+
+def _hwcaps():
+    import ctypes
+
+    libc = ctypes.CDLL(None)
+    libc.getauxval.restype = ctypes.c_ulong
+    libc.getauxval.argtypes = [ctypes.c_ulong]
+    return libc.getauxval(16), libc.getauxval(26)  # AT_HWCAP, AT_HWCAP2
+
+
+def _probe(job):
+    import platform
+
+    import numpy
+
+    from ai_edge_litert import interpreter  # noqa: F401  the import pulls in the runtime's .so files
+
+    try:
+        from importlib.metadata import version
+
+        litert = version("ai-edge-litert")
+    except Exception:  # noqa: BLE001  dist-info missing: report it, the host decides
+        litert = "unknown"
+    hwcap, hwcap2 = _hwcaps()
+    return {"python": platform.python_version(), "machine": platform.machine(), "numpy": numpy.__version__,
+            "ai-edge-litert": litert, "hwcap": hwcap, "hwcap2": hwcap2}
+
+
+def _run(job, job_dir):
+    import numpy as np
+
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    # AUTO = the builtin kernels with LiteRT's default delegate (XNNPACK) applied; BUILTIN = no default delegate.
+    resolver = {"xnnpack": OpResolverType.AUTO, "builtin": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
+    t = time.perf_counter()
+    it = Interpreter(model_path=job["model"], num_threads=job["threads"],
+                     experimental_op_resolver_type=resolver[job["kernels"]])
+    it.allocate_tensors()
+    load_s = time.perf_counter() - t
+    ops = it._get_ops_details()  # after delegation the delegate's partitions are appended as DELEGATE nodes
+    delegate_nodes = sum(1 for o in ops if o["op_name"] == "DELEGATE")
+    for i, d in enumerate(it.get_input_details()):
+        it.set_tensor(d["index"], np.load(os.path.join(job_dir, f"in{i}.npy")))
+    invoke_s = []
+    for _ in range(job["repeats"]):
+        t = time.perf_counter()
+        it.invoke()
+        invoke_s.append(time.perf_counter() - t)
+    outs = it.get_output_details()
+    for i, d in enumerate(outs):
+        np.save(os.path.join(job_dir, f"out{i}.npy"), it.get_tensor(d["index"]))
+    hwcap, hwcap2 = _hwcaps()
+    return {"n_outputs": len(outs), "load_s": load_s, "invoke_s": invoke_s, "delegate_nodes": delegate_nodes,
+            "nodes": len(ops) - delegate_nodes, "hwcap": hwcap, "hwcap2": hwcap2}
+
+
+def main():
+    site, job_dir = sys.argv[1], sys.argv[2]
+    sys.path.insert(0, site)
+    with open(os.path.join(job_dir, "job.json")) as f:
+        job = json.load(f)
+    if job["mode"] == "hwcaps":
+        hwcap, hwcap2 = _hwcaps()
+        result = {"hwcap": hwcap, "hwcap2": hwcap2}
+    else:
+        result = _probe(job) if job["mode"] == "probe" else _run(job, job_dir)
+    with open(os.path.join(job_dir, "result.json"), "w") as f:
+        json.dump(result, f)
+
+
+if __name__ == "__main__":
+    main()
