@@ -94,6 +94,28 @@ class Parity(_Strict):
     measured_at: str
 
 
+class ArmParity(Parity):
+    """Parity measured on Arm kernels: LiteRT's aarch64 build under QEMU user-mode (edge_export/arm), same images,
+    preprocessing and bar as `parity`. `passed` compares with the bar; an unreliable level (reliable False: the
+    emulation of that level is in doubt, see `note`) is recorded but does not fail validation."""
+
+    arch: Literal["arm64"] = "arm64"
+    cpu: str  # the --cpu name (edge_export.arm.cpus)
+    qemu_cpu: str  # QEMU's -cpu argument
+    feature_level: str  # e.g. "armv8.2-dotprod-fp16"
+    reliable: bool
+    note: str = ""
+    features: list[str]  # the hwcaps the guest saw (what XNNPACK dispatched on)
+    kernels: str  # "xnnpack" (the default delegate took partitions) or "builtin"
+    delegate_partitions: int
+    versions: dict[str, str]  # qemu, python, ai-edge-litert, numpy of the guest
+    # median invoke time per image under QEMU: emulated, relative cost only, never device latency
+    emulated_invoke_ms: float
+    # the same file on this host's x86 kernels vs the Arm run (validate.compare_logits(host, arm)): whether the Arm
+    # kernels compute what the host's compute, apart from how both compare with PyTorch
+    vs_host: dict[str, float] | None = None
+
+
 class Manifest(_Strict):
     schema_version: int = SCHEMA_VERSION
     model_id: str
@@ -116,6 +138,7 @@ class Manifest(_Strict):
     created_at: str
     delegation: Delegation | None = None
     parity: Parity | None = None
+    arm_parity: dict[str, ArmParity] = Field(default_factory=dict)  # by --cpu: `validate --arch arm64 --cpu CPU`
     etrecord_file: str | None = None
     target_options: dict[str, Any] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)

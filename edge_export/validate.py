@@ -62,6 +62,36 @@ def reference_logits(reference: LoadedModel, images: int, image_dir: Path | None
     return ref
 
 
+def parity_inputs(manifest: Manifest, reference: LoadedModel, images: int, image_dir: Path | None = None,
+                  ref: np.ndarray | None = None) -> tuple[list[str], torch.Tensor, np.ndarray]:
+    """(image names, the preprocessed NCHW batch, the reference's logits on it): what every parity measurement
+    (host, Arm under QEMU) compares on. ValidationFailed when the reference's logits do not vary."""
+    names, batch = validation_batch(manifest.preprocessing, images, image_dir)
+    if ref is None:
+        with torch.no_grad():
+            ref = reference.logits(batch).numpy()
+    _refuse_constant(reference, ref)
+    return names, batch, ref
+
+
+def parity_fields(reference: LoadedModel, ref: np.ndarray, got: np.ndarray, image_dir: Path | None, threads: int,
+                  cosine_threshold: float | None) -> dict:
+    """The Parity fields of `got` (the artifact's logits) against `ref` (the reference's) on these images."""
+    metrics = compare_logits(ref, got)
+    return dict(
+        images=len(ref),
+        image_source=str(image_dir) if image_dir else "scikit-image sample photographs (centre crops)",
+        threads=threads,
+        reference=f"PyTorch eager {reference.model_id} ({reference.source.kind}"
+        + (f", {reference.source.attention_form} attention" if reference.source.attention_form else "")
+        + ")",
+        cosine_threshold=cosine_threshold,
+        passed=cosine_threshold is None or metrics["cosine_min"] >= cosine_threshold,
+        measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **metrics,
+    )
+
+
 def measure_parity(
     artifact_dir: Path,
     manifest: Manifest,
@@ -75,27 +105,10 @@ def measure_parity(
     """`ref`: the reference's logits on these images when the caller has them (export computes them once)."""
     from edge_export.runtimes import open_runner
 
-    names, batch = validation_batch(manifest.preprocessing, images, image_dir)
-    if ref is None:
-        with torch.no_grad():
-            ref = reference.logits(batch).numpy()
-    _refuse_constant(reference, ref)
+    names, batch, ref = parity_inputs(manifest, reference, images, image_dir, ref)
     with open_runner(artifact_dir, manifest, threads=threads) as runner:
         got = np.concatenate([runner.logits(batch[i : i + 1].numpy()) for i in range(len(names))])
-    metrics = compare_logits(ref, got)
-    passed = cosine_threshold is None or metrics["cosine_min"] >= cosine_threshold
-    return Parity(
-        images=len(names),
-        image_source=str(image_dir) if image_dir else "scikit-image sample photographs (centre crops)",
-        threads=threads,
-        reference=f"PyTorch eager {reference.model_id} ({reference.source.kind}"
-        + (f", {reference.source.attention_form} attention" if reference.source.attention_form else "")
-        + ")",
-        cosine_threshold=cosine_threshold,
-        passed=passed,
-        measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        **metrics,
-    )
+    return Parity(**parity_fields(reference, ref, got, image_dir, threads, cosine_threshold))
 
 
 def describe_failure(manifest: Manifest, parity: Parity) -> str:
@@ -107,12 +120,20 @@ def describe_failure(manifest: Manifest, parity: Parity) -> str:
 
 
 def validate_artifact(
-    artifact_dir: Path, images: int = 8, image_dir: Path | None = None, threads: int = 1, write: bool = True
+    artifact_dir: Path, images: int = 8, image_dir: Path | None = None, threads: int = 1, write: bool = True,
+    arch: str | None = None, cpu: str | None = None,
 ) -> Parity:
-    """Measure parity, store it in the manifest, raise ValidationFailed above the target's tolerance."""
+    """Measure parity, store it in the manifest, raise ValidationFailed above the target's tolerance.
+
+    arch "arm64": on Arm kernels under QEMU instead (edge_export.arm.validate: `cpu` names the emulated CPU), stored
+    in the manifest's arm_parity[cpu]; None: this host's runtime, stored in `parity`."""
     from edge_export.models import load_from_source
     from edge_export.targets import get_target
 
+    if arch is not None or cpu is not None:
+        from edge_export.arm.validate import validate_on_arm
+
+        return validate_on_arm(artifact_dir, arch, cpu, images, image_dir, threads, write)
     artifact_dir = Path(artifact_dir)
     manifest = read_manifest(artifact_dir)
     threshold = get_target(manifest.target).cosine_threshold

@@ -6,12 +6,14 @@
     outputs, timings = run              # timings are emulation times: relative cost only
 
 provision.py builds the cached runtime (QEMU, Debian's arm64 python3.11, PyPI's aarch64 wheels), cpus.py holds the
---cpu choices and their feature levels, run.py launches the guest (guest.py runs inside it).
+--cpu choices and their feature levels, run.py launches the guest (guest.py runs inside it), validate.py is
+`validate --arch arm64` (the manifest's arm_parity). `profile --device qemu-arm64[:CPU]` is LiteRT's profiler run
+in the guest: edge_export/runtimes/litert/qemu_collector.py.
 """
 
 from edge_export.arm.cpus import CPUS, DEFAULT_CPU, CpuModel, get_cpu
 from edge_export.arm.provision import ArmEnv, default_home, load_env, setup
-from edge_export.arm.run import EMULATED, ArmRun, run_tflite
+from edge_export.arm.run import EMULATED, ArmRun, run_tflite, run_tflite_sets
 
 __all__ = ["CPUS", "DEFAULT_CPU", "EMULATED", "ArmEnv", "ArmRun", "CpuModel", "default_home", "get_cpu", "load_env",
-           "run_tflite", "setup"]
+           "run_tflite", "run_tflite_sets", "setup"]

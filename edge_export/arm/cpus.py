@@ -57,6 +57,20 @@ def get_cpu(name: str) -> CpuModel:
         raise EdgeExportError(f"unknown --cpu {name!r}: choose one of {', '.join(CPUS)}") from None
 
 
+QEMU_DEVICE = "qemu-arm64"  # `profile --device qemu-arm64[:CPU]`
+
+
+def parse_device(device: str) -> CpuModel | None:
+    """The CPU model `--device qemu-arm64[:CPU]` names (DEFAULT_CPU without one); None for any other device."""
+    name, sep, cpu = device.partition(":")
+    if name != QEMU_DEVICE:
+        return None
+    if sep and cpu not in CPUS:
+        raise EdgeExportError(f"unknown CPU {cpu!r} in --device {device}: use {QEMU_DEVICE}:CPU with CPU one of "
+                              f"{', '.join(CPUS)}")
+    return CPUS[cpu] if sep else CPUS[DEFAULT_CPU]
+
+
 # Linux arm64 hwcap bits (arch/arm64/include/uapi/asm/hwcap.h): the ones XNNPACK/cpuinfo dispatch on, by the
 # names /proc/cpuinfo's Features line uses.
 HWCAP = {"fp": 0, "asimd": 1, "evtstrm": 2, "aes": 3, "pmull": 4, "sha1": 5, "sha2": 6, "crc32": 7, "atomics": 8,

@@ -1,12 +1,16 @@
-"""Runs INSIDE the aarch64 guest Python (Debian's python3.11 under QEMU): no edge_export import, only the standard
-library, numpy and ai_edge_litert from the runtime's site folder.
+"""Runs INSIDE the aarch64 guest Python (Debian's python3.11 under QEMU): only the standard library, numpy and
+ai_edge_litert from the runtime's site folder (and, in profile mode, the few edge_export modules the host's LiteRT
+profiler child needs, which import nothing else).
 
     python3.11 -I guest.py SITE JOB_DIR
 
-JOB_DIR/job.json says what to do; the answer is JOB_DIR/result.json (+ out{i}.npy). Modes:
+JOB_DIR/job.json says what to do; the answer is JOB_DIR/result.json (+ out{s}_{i}.npy). Modes:
   probe: versions and the hwcaps QEMU's CPU model exposes (getauxval), no model.
   hwcaps: only the hwcaps (nothing imported: fast).
-  run:   one .tflite through LiteRT's Interpreter; inputs in{i}.npy in input_details order.
+  run:   one .tflite through LiteRT's Interpreter, loaded once; input set s is in{s}_{i}.npy (input_details
+         order), its outputs out{s}_{i}.npy: all validation images in one guest start (a start costs ~1 s).
+  profile: the host profiler's child (edge_export.runtimes.litert.profile_child.measure, LiteRT's C API with its
+         profiler on) on job["request"]; job["source"] is a folder holding only a link to the edge_export package.
 """
 
 import json
@@ -56,19 +60,31 @@ def _run(job, job_dir):
     load_s = time.perf_counter() - t
     ops = it._get_ops_details()  # after delegation the delegate's partitions are appended as DELEGATE nodes
     delegate_nodes = sum(1 for o in ops if o["op_name"] == "DELEGATE")
-    for i, d in enumerate(it.get_input_details()):
-        it.set_tensor(d["index"], np.load(os.path.join(job_dir, f"in{i}.npy")))
+    ins, outs = it.get_input_details(), it.get_output_details()
     invoke_s = []
-    for _ in range(job["repeats"]):
-        t = time.perf_counter()
-        it.invoke()
-        invoke_s.append(time.perf_counter() - t)
-    outs = it.get_output_details()
-    for i, d in enumerate(outs):
-        np.save(os.path.join(job_dir, f"out{i}.npy"), it.get_tensor(d["index"]))
+    for s in range(job["sets"]):
+        for i, d in enumerate(ins):
+            it.set_tensor(d["index"], np.load(os.path.join(job_dir, f"in{s}_{i}.npy")))
+        for _ in range(job["repeats"]):
+            t = time.perf_counter()
+            it.invoke()
+            invoke_s.append(time.perf_counter() - t)
+        for i, d in enumerate(outs):
+            np.save(os.path.join(job_dir, f"out{s}_{i}.npy"), it.get_tensor(d["index"]))
     hwcap, hwcap2 = _hwcaps()
     return {"n_outputs": len(outs), "load_s": load_s, "invoke_s": invoke_s, "delegate_nodes": delegate_nodes,
             "nodes": len(ops) - delegate_nodes, "hwcap": hwcap, "hwcap2": hwcap2}
+
+
+def _profile(job):
+    # after the site folder: numpy and ai_edge_litert are the aarch64 ones whatever the source folder holds
+    sys.path.append(job["source"])
+    sys.dont_write_bytecode = True  # no guest-written __pycache__ in the host's source tree
+    from edge_export.runtimes.litert.profile_child import measure
+
+    result = measure(job["request"])
+    result["hwcap"], result["hwcap2"] = _hwcaps()
+    return result
 
 
 def main():
@@ -80,7 +96,7 @@ def main():
         hwcap, hwcap2 = _hwcaps()
         result = {"hwcap": hwcap, "hwcap2": hwcap2}
     else:
-        result = _probe(job) if job["mode"] == "probe" else _run(job, job_dir)
+        result = {"probe": _probe, "run": lambda j: _run(j, job_dir), "profile": _profile}[job["mode"]](job)
     with open(os.path.join(job_dir, "result.json"), "w") as f:
         json.dump(result, f)
 

@@ -35,8 +35,8 @@ _WRAPPER = f'mount --bind "$0" /proc/cpuinfo || exit {_MOUNT_FAILED}; exec "$@"'
 class ArmRun:
     """One guest run. Unpacks as `outputs, timings = run_tflite(...)`; the rest says where the numbers came from."""
 
-    outputs: list[np.ndarray]
-    timings: dict  # load_s, invoke_s (per repeat), median_s, label=EMULATED
+    outputs: list[np.ndarray]  # of the first input set
+    timings: dict  # load_s, invoke_s (per set and repeat), median_s, label=EMULATED
     cpu: str
     qemu_cpu: str
     level: str
@@ -47,6 +47,7 @@ class ArmRun:
     threads: int
     versions: dict = field(default_factory=dict)
     note: str = ""
+    set_outputs: list[list[np.ndarray]] = field(default_factory=list)  # every input set's outputs (run_tflite_sets)
 
     def __iter__(self):
         yield self.outputs
@@ -67,31 +68,65 @@ def run_tflite(env: ArmEnv, model_path: str | Path, inputs: list[np.ndarray], cp
     kernels: "xnnpack" (LiteRT's default: XNNPACK delegate over the builtin kernels) or "builtin" (no delegate).
     Raises EdgeExportError for an unknown cpu, a missing model, no mount namespace, or a guest crash (the signal
     named)."""
+    return run_tflite_sets(env, model_path, [inputs], cpu, threads, kernels=kernels, repeats=repeats,
+                           timeout=timeout)
+
+
+def run_tflite_sets(env: ArmEnv, model_path: str | Path, input_sets: list[list[np.ndarray]],
+                    cpu: str = DEFAULT_CPU, threads: int = 1, *, kernels: str = "xnnpack", repeats: int = 1,
+                    timeout: float = 900) -> ArmRun:
+    """run_tflite for several input sets (e.g. one per validation image) in ONE guest process and one loaded
+    Interpreter: a guest start costs about a second under QEMU. ArmRun.set_outputs[s] are set s's outputs."""
     model = get_cpu(cpu)
     model_path = Path(model_path).absolute()
     if not model_path.is_file():
         raise EdgeExportError(f"{model_path} does not exist: pass a .tflite file")
     if kernels not in ("xnnpack", "builtin"):
         raise EdgeExportError(f"unknown kernels {kernels!r}: choose xnnpack or builtin")
+    if not input_sets:
+        raise EdgeExportError("no input sets to run")
     with tempfile.TemporaryDirectory(prefix="edge-export-arm-") as job_dir:
         job = Path(job_dir)
-        for i, x in enumerate(inputs):
-            np.save(job / f"in{i}.npy", np.ascontiguousarray(x))
+        for s, inputs in enumerate(input_sets):
+            for i, x in enumerate(inputs):
+                np.save(job / f"in{s}_{i}.npy", np.ascontiguousarray(x))
         job_spec = {"mode": "run", "model": str(model_path), "threads": int(threads), "kernels": kernels,
-                    "repeats": max(1, int(repeats))}
+                    "repeats": max(1, int(repeats)), "sets": len(input_sets)}
         result, log = guest(env, job, job_spec, model, timeout)
-        outputs = [np.load(job / f"out{i}.npy") for i in range(result["n_outputs"])]
+        set_outputs = [[np.load(job / f"out{s}_{i}.npy") for i in range(result["n_outputs"])]
+                       for s in range(len(input_sets))]
     partitions = int(result["delegate_nodes"])
     if kernels == "xnnpack" and partitions and "XNNPACK" not in log:
         raise EdgeExportError(f"the guest's LiteRT delegated {partitions} partitions but did not report creating "
                               f"XNNPACK: an unknown default delegate, check ai-edge-litert {env.versions}")
     invoke = result["invoke_s"]
     timings = {"label": EMULATED, "load_s": result["load_s"], "invoke_s": invoke,
-               "median_s": float(np.median(invoke)), "emulator": f"QEMU {env.versions.get('qemu')} -cpu {model.qemu_cpu}"}
-    return ArmRun(outputs=outputs, timings=timings, cpu=model.name, qemu_cpu=model.qemu_cpu, level=model.level,
-                  reliable=model.reliable, features=decode_hwcaps(result["hwcap"], result["hwcap2"]),
+               "median_s": float(np.median(invoke)), "emulator": emulator(env, model)}
+    return ArmRun(outputs=set_outputs[0], timings=timings, cpu=model.name, qemu_cpu=model.qemu_cpu,
+                  level=model.level, reliable=model.reliable, features=decode_hwcaps(result["hwcap"], result["hwcap2"]),
                   kernels="xnnpack" if partitions else "builtin", delegate_partitions=partitions,
-                  threads=int(threads), versions=dict(env.versions), note=model.note)
+                  threads=int(threads), versions=dict(env.versions), note=model.note, set_outputs=set_outputs)
+
+
+def profile_in_guest(env: ArmEnv, request: dict, x: np.ndarray, cpu: str = DEFAULT_CPU, timeout: float = 3600) -> dict:
+    """The host LiteRT profiler's child (edge_export.runtimes.litert.profile_child.measure) run in the guest on
+    `request` (model, kernel_mode, threads, runs, warmup, cross_check_runs) with program input `x`. Returns
+    measure()'s result plus the hwcaps the guest saw. The guest imports edge_export from a folder holding only a link
+    to this package, after its own site folder: nothing of the host's Python can be picked up."""
+    model = get_cpu(cpu)
+    with tempfile.TemporaryDirectory(prefix="edge-export-arm-") as job_dir:
+        job = Path(job_dir)
+        (job / "src").mkdir()
+        (job / "src" / "edge_export").symlink_to(Path(__file__).resolve().parents[1], target_is_directory=True)
+        np.save(job / "input.npy", np.ascontiguousarray(x))
+        request = {**request, "model": str(Path(request["model"]).absolute()), "input": str(job / "input.npy")}
+        result, _ = guest(env, job, {"mode": "profile", "source": str(job / "src"), "request": request}, model,
+                          timeout)
+    return result
+
+
+def emulator(env: ArmEnv, model: CpuModel) -> str:
+    return f"QEMU {env.versions.get('qemu')} -cpu {model.qemu_cpu}"
 
 
 def guest_self_test(env: ArmEnv, cpu: str = DEFAULT_CPU) -> dict:

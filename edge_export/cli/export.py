@@ -95,17 +95,29 @@ def validate_cmd(
     images: int = typer.Option(8, "--images", help="number of real images to compare on"),
     image_dir: Optional[Path] = typer.Option(None, "--image-dir", help="use your own images instead of scikit-image's"),
     threads: int = typer.Option(1, "--threads"),
+    arch: Optional[str] = typer.Option(None, "--arch", help="arm64: run on Arm kernels (LiteRT's aarch64 build under "
+                                       "QEMU; .tflite artifacts; `edge-export arm setup` first)"),
+    cpu: Optional[str] = typer.Option(None, "--cpu", help="with --arch arm64: the emulated CPU (default cortex-a76; "
+                                      "see `edge-export arm cpus`)"),
 ) -> None:
-    """Run the artifact in its runtime and compare with the PyTorch reference; non-zero exit above tolerance."""
+    """Run the artifact in its runtime and compare with the PyTorch reference; non-zero exit above tolerance.
+
+    With --arch arm64 the artifact runs on Arm kernels under QEMU with the same images and bar; the result is kept
+    in the manifest's arm_parity beside the host's parity."""
+    from edge_export.arm.cpus import DEFAULT_CPU
     from edge_export.validate import validate_artifact
 
     try:
         with Progress() as progress:
-            progress(f"validating {artifact_dir}")
-            parity = validate_artifact(artifact_dir, images, image_dir, threads)
+            where = f" on Arm kernels ({cpu or DEFAULT_CPU} under QEMU)" if arch == "arm64" else ""
+            progress(f"validating {artifact_dir}{where}")
+            parity = validate_artifact(artifact_dir, images, image_dir, threads, arch=arch, cpu=cpu)
     except EdgeExportError as e:
         fail(e)
-    table = Table(title=f"parity: {artifact_dir}")
+    arm = getattr(parity, "arch", None) == "arm64"
+    title = f"parity on Arm kernels ({parity.cpu}, QEMU -cpu {parity.qemu_cpu}): {artifact_dir}" if arm else \
+        f"parity: {artifact_dir}"
+    table = Table(title=title)
     for col in ("images", "max_abs", "rel_l2", "cosine_min", "cosine_mean", "top-1 agree", "top-5 overlap", "threshold"):
         table.add_column(col)
     table.add_row(
@@ -113,7 +125,26 @@ def validate_cmd(
         f"{parity.cosine_mean:.7f}", f"{parity.top1_agree:.0%}", f"{parity.top5_overlap:.0%}", str(parity.cosine_threshold),
     )
     console.print(table)
+    if arm:
+        _print_arm(parity)
+        if not parity.passed:  # only an unreliable level gets here below the bar
+            console.print(f"[yellow]BELOW THE BAR on an unreliable level, not failed:[/] {parity.note}",
+                          highlight=False, soft_wrap=True)
+            return
     console.print(f"[green]OK[/] against {parity.reference}", highlight=False)
+
+
+def _print_arm(p) -> None:
+    level = p.feature_level + ("" if p.reliable else " [yellow](UNRELIABLE level: reported, not held to the bar)[/]")
+    console.print(f"Arm: {p.cpu} {level}; {p.kernels} ({p.delegate_partitions} partitions), {p.threads} thread(s); "
+                  f"QEMU {p.versions.get('qemu', '?')}, ai-edge-litert {p.versions.get('ai-edge-litert', '?')}",
+                  highlight=False, soft_wrap=True)
+    if p.vs_host:
+        console.print(f"Arm vs this host's kernels (same file): cosine_min {p.vs_host['cosine_min']:.7f}, max_abs "
+                      f"{p.vs_host['max_abs']:.3g}, top-1 agree {p.vs_host['top1_agree']:.0%}", highlight=False,
+                      soft_wrap=True)
+    console.print(f"invoke {p.emulated_invoke_ms:.1f} ms median per image (emulated: relative cost only, not device "
+                  "latency)", highlight=False, soft_wrap=True)
 
 
 @app.command("inspect")

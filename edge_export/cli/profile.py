@@ -16,7 +16,8 @@ from edge_export.errors import EdgeExportError
 @app.command("profile")
 def profile_cmd(
     artifact_dir: Path,
-    device: str = typer.Option("host", "--device", help="host | adb | adb:SERIAL | adb:all"),
+    device: str = typer.Option("host", "--device", help="host | adb | adb:SERIAL | adb:all | qemu-arm64[:CPU] (Arm "
+                               "kernels under QEMU: emulated times, relative cost only)"),
     runs: int = typer.Option(20, "--runs"),
     warmup: int = typer.Option(3, "--warmup"),
     threads: int = typer.Option(1, "--threads"),
@@ -38,6 +39,9 @@ def profile_cmd(
 
     On a device (--device adb...) the default output is ARTIFACT_DIR/profile-adb_<serial>.json, one per device
     (and --model-explorer FILE becomes FILE's stem + -adb_<serial> when several devices are profiled).
+    --device qemu-arm64[:CPU] runs a .tflite on LiteRT's aarch64 build under QEMU (`edge-export arm setup` first):
+    real Arm op order and counts, emulated times (relative cost only, never device latency); the default output
+    is ARTIFACT_DIR/profile-qemu-arm64_<cpu>.json.
     """
     from edge_export.profile.dispatch import profile_artifact, profile_devices
     from edge_export.report.terminal import print_profile
@@ -55,7 +59,8 @@ def profile_cmd(
                 from edge_export.profile.dispatch import default_profile_path
                 from edge_export.report.model_explorer import check_supported as check_overlay
 
-                check_overlay(artifact_dir, model_explorer, out or default_profile_path(artifact_dir, device))
+                check_overlay(artifact_dir, model_explorer,
+                              out or default_profile_path(artifact_dir, _resolved(device)))
             if device.startswith("adb"):
                 results = profile_devices(artifact_dir, device, runs, warmup, threads, out, progress, adb=adb, options=options)
                 failed = [r for r in results if r.error]
@@ -90,9 +95,22 @@ def profile_cmd(
         fail(e)
     keep_log_in(Path(artifact_dir), "profile.log")
     print_profile(profile, console, top)
+    timing = profile.provenance.device.get("timing")  # Arm under QEMU: say what the times are, in its words
+    if timing:
+        console.print(f"[yellow]times: {timing}[/] ({profile.provenance.device.get('emulator', '')}, "
+                      f"{profile.provenance.device.get('feature_level', '')}): not device latency", highlight=False,
+                      soft_wrap=True)
     console.print(f"wrote {path}", highlight=False)
     if model_explorer is not None:
         _print_overlay(overlay)
+
+
+def _resolved(device: str) -> str:
+    """`qemu-arm64` names its CPU in the profile's file name (profile-qemu-arm64_cortex-a76.json)."""
+    from edge_export.arm.cpus import QEMU_DEVICE, parse_device
+
+    cpu = parse_device(device)
+    return f"{QEMU_DEVICE}:{cpu.name}" if cpu else device
 
 
 def _write_model_explorer(profile, artifact_dir: Path, path: Path, progress):

@@ -1,4 +1,5 @@
-"""Profile an artifact: its runtime's profiler for where it should run (host, adb devices); write profile JSON.
+"""Profile an artifact: its runtime's profiler for where it should run (host, adb devices, qemu-arm64: Arm kernels
+under QEMU, emulated times); write profile JSON.
 
 A runtime's profilers belong to its folder (edge_export/runtimes/<name>/); this module only dispatches.
 """
@@ -27,8 +28,8 @@ class ProfileRequest:
 
 
 def collector_for(manifest: Manifest, where: str) -> Callable[[ProfileRequest], Profile]:
-    """The profiler of the artifact's runtime that runs on `where` ("host" or "adb"); its rows name modules in the
-    manifest's canonical names (edge_export.attribution.module_names)."""
+    """The profiler of the artifact's runtime that runs on `where` ("host", "adb", "qemu-arm64"); its rows name modules
+    in the manifest's canonical names (edge_export.attribution.module_names)."""
     from edge_export.attribution.module_names import canonical_profile
     from edge_export.runtimes import get_runtime
 
@@ -80,7 +81,8 @@ def profile_devices(
     from edge_export.devices.adb import Adb
 
     if device != "adb" and not device.startswith("adb:"):
-        raise EdgeExportError(f"bad --device {device!r}: use host, adb, adb:SERIAL, adb:S1,S2 or adb:all")
+        raise EdgeExportError(f"bad --device {device!r}: use host, adb, adb:SERIAL, adb:S1,S2, adb:all or "
+                              f"qemu-arm64[:CPU]")
     if runs < 1 or warmup < 0 or threads < 1:
         raise EdgeExportError("--runs and --threads must be >= 1 and --warmup >= 0")
     manifest = read_manifest(artifact_dir)
@@ -132,7 +134,8 @@ def profile_artifact(
     numeric_gap: bool = False,
     gap_images: int | None = None,
 ) -> tuple[Profile, Path]:
-    """Profile on the host or on adb device(s); write the profile JSON; return the (first) profile and its path.
+    """Profile on the host, on adb device(s) or on Arm kernels under QEMU (``qemu-arm64[:CPU]``: emulated times,
+    relative cost only); write the profile JSON; return the (first) profile and its path.
 
     For several devices (``adb:all``, ``adb:S1,S2``) every device's profile is written (see profile_devices);
     if any device failed, EdgeExportError names the files written and each failure.
@@ -145,7 +148,10 @@ def profile_artifact(
 
         gap_images = DEFAULT_IMAGES if gap_images is None else gap_images
         check_supported(artifact_dir, None, device, gap_images)  # device (host only) and image count
-    if device != "host":
+    from edge_export.arm.cpus import QEMU_DEVICE, parse_device
+
+    arm_cpu = parse_device(device)
+    if device != "host" and arm_cpu is None:
         results = profile_devices(artifact_dir, device, runs, warmup, threads, out, progress, adb=adb, options=options)
         failed = [r for r in results if r.error]
         if failed:
@@ -157,11 +163,16 @@ def profile_artifact(
             raise EdgeExportError(wrote + "; " + "; ".join(f"{r.where}: {r.error}" for r in failed))
         return results[0].profile, results[0].path
     manifest = read_manifest(artifact_dir)
+    if arm_cpu is not None:
+        from edge_export.arm.validate import check_arm_artifact
+
+        check_arm_artifact(manifest)
+        device = f"{QEMU_DEVICE}:{arm_cpu.name}"  # the default file names the CPU
     check_program_file(artifact_dir, manifest)
     if numeric_gap:
         check_supported(artifact_dir, manifest, device, gap_images)
-    collector = collector_for(manifest, "host")
-    opts = {**(options or {}), "device": device}
+    collector = collector_for(manifest, "host" if arm_cpu is None else QEMU_DEVICE)
+    opts = {**(options or {}), "device": device, **({"cpu": arm_cpu.name} if arm_cpu else {})}
     profile = collector(ProfileRequest(Path(artifact_dir), manifest, runs, warmup, threads, opts, progress))
     if numeric_gap:
         from edge_export.profile.numeric_gap import compute_numeric_gap

@@ -1,4 +1,5 @@
-"""LiteRT (`.tflite`): runner, host (C API profiler) and adb (benchmark_model) profilers, numeric gap, op table."""
+"""LiteRT (`.tflite`): runner, host (C API profiler), qemu-arm64 (the same profiler in LiteRT's aarch64 build under
+QEMU) and adb (benchmark_model) profilers, numeric gap, op table."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ class LiteRtRuntime(Runtime):
     profilers = {
         "host": "edge_export.runtimes.litert.host_collector",
         "adb": "edge_export.runtimes.litert.adb_collector",
+        "qemu-arm64": "edge_export.runtimes.litert.qemu_collector",
     }
 
     def check_numeric_gap(self, artifact_dir, manifest) -> None:
@@ -24,7 +26,7 @@ class LiteRtRuntime(Runtime):
         return instrumented_program(artifact_dir, manifest, hooks, threads)
 
 
-PROFILE_KERNEL_MODES = ("delegate", "builtin")  # what `profile -o kernel_mode=` takes on host and adb
+PROFILE_KERNEL_MODES = ("delegate", "builtin")  # what `profile -o kernel_mode=` takes on host, qemu-arm64 and adb
 
 
 def profile_kernel_mode(options: dict) -> str:

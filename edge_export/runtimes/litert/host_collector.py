@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -217,34 +218,64 @@ def _cross_check_notes(rows: list[OpRow], builtin_rows: list[OpRow], builtin_ms:
 # --------------------------------------------------------------------------------------------
 
 
-def collect(req) -> Profile:
+@dataclass
+class Plan:
+    """What a LiteRT profile measures: the checked program file, its graph, the program input and the kernel mode
+    (shared with the Arm guest's collector, runtimes/litert/qemu_collector.py)."""
+
+    model: Path
+    graph: object
+    x: np.ndarray
+    image: str
+    kernel_mode: str
+    cross_check: bool
+
+    @property
+    def cross_check_runs(self) -> int:
+        return CROSS_CHECK_RUNS if self.cross_check else 0
+
+
+def plan_profile(req) -> Plan:
     from edge_export.attribution.tflite_graph import read_tflite_graph
 
-    manifest = req.manifest
     opts = dict(req.options or {})
     kernel_mode = profile_kernel_mode(opts)
-    cross_check = kernel_mode == "delegate" and _flag(opts.get("cross_check", True))
-    model = check_program_file(req.artifact_dir, manifest)
+    model = check_program_file(req.artifact_dir, req.manifest)
     try:
         graph = read_tflite_graph(model)
     except ValueError as e:
         raise EdgeExportError(f"{model}: {e} (re-export the artifact)") from None
-    x, image = program_input(manifest)
+    x, image = program_input(req.manifest)
+    return Plan(model, graph, x, image, kernel_mode,
+                kernel_mode == "delegate" and _flag(opts.get("cross_check", True)))
 
-    req.progress(f"profiling {model.name} with LiteRT ({kernel_mode}, {req.threads} threads, {req.runs} runs)")
-    res = _run_child(model, x, kernel_mode, req.threads, req.runs, req.warmup, CROSS_CHECK_RUNS if cross_check else 0)
+
+def collect(req) -> Profile:
+    plan = plan_profile(req)
+    req.progress(f"profiling {plan.model.name} with LiteRT ({plan.kernel_mode}, {req.threads} threads, "
+                 f"{req.runs} runs)")
+    res = _run_child(plan.model, plan.x, plan.kernel_mode, req.threads, req.runs, req.warmup, plan.cross_check_runs)
+    return profile_from_events(req, plan, res, runtime_version=package_version("ai-edge-litert"),
+                               collector="litert-capi", peak_rss_mb=res["peak_rss_mb"])
+
+
+def profile_from_events(req, plan: Plan, res: dict, *, options: dict | None = None, notes_first=(),
+                        **build) -> Profile:
+    """The profile of profile_child.measure's result `res`: rows attributed to modules, the notes on coverage and
+    timing; `build`: build_profile's provenance (collector, runtime_version, where, device, simulator...)."""
+    manifest, kernel_mode = req.manifest, plan.kernel_mode
     req.progress("attributing ops to modules")
-    modules, rebuild_error = artifact_op_modules(manifest, graph)
+    modules, rebuild_error = artifact_op_modules(manifest, plan.graph)
     runs = len(res["whole_run_ms"])
     if kernel_mode == "delegate":
-        rows, notes = _delegate_rows(res["events"], graph, modules, runs)
+        rows, notes = _delegate_rows(res["events"], plan.graph, modules, runs)
     else:
-        rows, notes = _builtin_rows(res["events"], graph, modules, runs)
+        rows, notes = _builtin_rows(res["events"], plan.graph, modules, runs)
     if rebuild_error:
         notes.append(rebuild_error)
     if "cross_check" in res:
         cc = res["cross_check"]
-        brows, _ = _builtin_rows(cc["events"], graph, modules, len(cc["whole_run_ms"]))
+        brows, _ = _builtin_rows(cc["events"], plan.graph, modules, len(cc["whole_run_ms"]))
         notes += _cross_check_notes(rows, brows, cc["whole_run_ms"])
 
     latency = Stats.of(res["whole_run_ms"])
@@ -271,10 +302,10 @@ def collect(req) -> Profile:
                     f"({kernel_mode} mode: {100 * share['aligned']:.1f} % aligned XNNPACK operators, "
                     f"{100 * share['exact']:.1f} % exact builtin-kernel ops)")
     return build_profile(
-        req, runtime_version=package_version("ai-edge-litert"), collector="litert-capi", runs=runs,
-        latency_ms=res["whole_run_ms"], latency=latency, load_ms=res["load_ms"], first_run_ms=res["first_run_ms"],
-        peak_rss_mb=res["peak_rss_mb"], rows=rows, notes=notes,
-        options={"kernel_mode": kernel_mode, "input": f"image:{image}", "cross_check": str(cross_check).lower(),
-                 **({"cpu_per_wall": f"{cpu:.2f}"} if cpu is not None else {})},
+        req, runs=runs, latency_ms=res["whole_run_ms"], latency=latency, load_ms=res["load_ms"],
+        first_run_ms=res["first_run_ms"], rows=rows, notes=[*notes_first, *notes],
+        options={"kernel_mode": kernel_mode, "input": f"image:{plan.image}",
+                 "cross_check": str(plan.cross_check).lower(),
+                 **({"cpu_per_wall": f"{cpu:.2f}"} if cpu is not None else {}), **(options or {})},
+        **build,
     )
-
