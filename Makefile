@@ -47,7 +47,7 @@ run: setup
 	for d in $(OUT)/*/; do [ -f $$d/manifest.json ] || continue; \
 	  eager=$$(case $$d in *xnnpack-fp32/|*tf-tflite-fp32/) echo --eager;; esac); \
 	  gap=$$(case $$d in *xnnpack-int8/|*tflite-int8/) echo --numeric-gap;; esac); \
-	  $(EE) profile $$d --threads $(THREADS) --runs 20 $$eager $$gap || exit 1; done
+	  $(EE) profile $$d --threads $(THREADS) --runs 20 --top 5 $$eager $$gap || exit 1; done
 	$(EE) inspect $(OUT)/$(MODEL)-xnnpack-fp32
 	$(EE) dashboard $(OUT) --out $(OUT)/report.html
 	@echo "dashboard: $(OUT)/report.html"
