@@ -34,16 +34,22 @@ $(SYS_STAMP):
 	./.ci/system-packages.sh
 	mkdir -p $(VENV) && touch $(SYS_STAMP)
 
-# aarch64 LiteRT under QEMU (edge_export/arm/): Debian's qemu-user-static and arm64 python3.11, PyPI's aarch64
+# aarch64 LiteRT under QEMU (edge_export/arm/): Debian trixie's QEMU 10.0 and bookworm's arm64 python3.11, PyPI's aarch64
 # wheels, cached in ~/.cache/edge-export/arm64; a no-op when current.
 arm-setup: setup
 	$(EE) arm setup
 
-run: setup
+# `make run` validates the .tflite artifacts again on Arm kernels: LiteRT's aarch64 build under QEMU on an
+# ARMv8.2 CPU (dotprod, fp16: the Snapdragon 8 Gen 1-3 class).
+ARM_CPU ?= cortex-a76
+
+run: setup arm-setup
 	$(EE) export $(MODEL) $(MODEL_OPTS) $(foreach t,$(TARGETS),--target $(t)) --out $(OUT) --threads $(THREADS)
 	$(EE) export $(TF_MODEL) $(MODEL_OPTS) --target tf-tflite-fp32 --out $(OUT) --threads $(THREADS)
 	$(MAKE) --no-print-directory run-qnn
 	for d in $(OUT)/*/; do [ -f $$d/manifest.json ] || continue; $(EE) validate $$d --threads $(THREADS) || exit 1; done
+	for d in $(OUT)/*tflite*/; do [ -f $$d/manifest.json ] || continue; \
+	  $(EE) validate $$d --arch arm64 --cpu $(ARM_CPU) || exit 1; done
 	for d in $(OUT)/*/; do [ -f $$d/manifest.json ] || continue; \
 	  eager=$$(case $$d in *xnnpack-fp32/|*tf-tflite-fp32/) echo --eager;; esac); \
 	  gap=$$(case $$d in *xnnpack-int8/|*tflite-int8/) echo --numeric-gap;; esac); \

@@ -1,10 +1,12 @@
 """Debian packages for the Arm runtime, fetched with apt-get from a private apt state (no root, no change to the
 machine: no `dpkg --add-architecture`, no system `apt-get update`).
 
-apt-get reads this machine's sources but keeps its package lists, cache and (empty) dpkg status in a folder we
-own, with arm64 added to the architectures it fetches. `apt-get download` + `dpkg-deb -x` then unpack packages into
-a folder without installing them: the arm64 ones form the guest's sysroot, the amd64 qemu-user-static gives the
-emulator binary.
+apt-get keeps its package lists, cache and (empty) dpkg status in a folder we own. Two such states:
+- the machine's own sources (Debian bookworm) with arm64 added to the architectures: the guest's sysroot;
+- one Debian suite alone (QEMU_SUITE, trixie) from a private sources file, host architecture only: the emulator
+  (trixie's qemu-user, whose /usr/bin/qemu-aarch64 is a static-pie binary that runs on bookworm). Its sources
+  never mix with bookworm's, so the sysroot's closure cannot pick a trixie library.
+`apt-get download` + `dpkg-deb -x` then unpack packages into a folder without installing them.
 """
 
 from __future__ import annotations
@@ -20,12 +22,15 @@ from edge_export.errors import EdgeExportError
 # libstdc++.so.6; everything else the wheels NEED (libc, libm, libgcc_s, libz) comes with python3.11's closure.
 SYSROOT_ROOTS = ("python3.11", "libstdc++6")
 GUEST_ARCH = "arm64"
+KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")  # debian-archive-keyring: bookworm's has trixie's key
+DEFAULT_MIRROR = "http://deb.debian.org/debian/"
 
 
 class Apt:
-    """apt-get/apt-cache on a private state folder `state` with arm64 (and the host's architecture) enabled."""
+    """apt-get/apt-cache on a private state folder `state`: the machine's sources with arm64 (and the host's
+    architecture) enabled, or, with `sources` (lines of a sources.list), only those and the host's architecture."""
 
-    def __init__(self, state: Path):
+    def __init__(self, state: Path, sources: list[str] | None = None):
         for tool in ("apt-get", "apt-cache", "dpkg-deb", "dpkg"):
             if shutil.which(tool) is None:
                 raise EdgeExportError(f"`{tool}` not found: the Arm runtime is built from Debian packages, "
@@ -34,21 +39,42 @@ class Apt:
         for d in ("lists/partial", "cache/archives/partial"):
             (state / d).mkdir(parents=True, exist_ok=True)
         (state / "status").touch()
-        host = _out(["dpkg", "--print-architecture"]).strip()
+        self.host = _out(["dpkg", "--print-architecture"]).strip()
+        self.arches = [self.host] if sources is not None else [self.host, GUEST_ARCH]
         self.opts = [
             "-o", f"Dir::State::Lists={state / 'lists'}", "-o", f"Dir::State::status={state / 'status'}",
-            "-o", f"Dir::Cache={state / 'cache'}", "-o", f"APT::Architecture={host}",
-            "-o", f"APT::Architectures::={host}", "-o", f"APT::Architectures::={GUEST_ARCH}",
+            "-o", f"Dir::Cache={state / 'cache'}", "-o", f"APT::Architecture={self.host}",
+            *[a for arch in self.arches for a in ("-o", f"APT::Architectures::={arch}")],
+            "-o", "Acquire::Languages=none",  # no Translation files: descriptions are not read
             "-o", "Debug::NoLocking=1",  # our own state folder: the system's apt lock is not ours to take
             "-o", "APT::Sandbox::User=root" if _is_root() else "APT::Sandbox::User=",  # no _apt user in our dirs
             "-q",
         ]
+        self.sources = sources
+        if sources is not None:  # only these sources: a private sources.list and an empty sources.list.d
+            (state / "sources.list.d").mkdir(exist_ok=True)
+            (state / "sources.list").write_text("".join(f"{line}\n" for line in sources))
+            self.opts[:0] = ["-o", f"Dir::Etc::SourceList={state / 'sources.list'}",
+                             "-o", f"Dir::Etc::SourceParts={state / 'sources.list.d'}"]
 
     def update(self) -> None:
         proc = self._run(["apt-get", *self.opts, "update"])
-        if proc.returncode != 0 or not any((self.state / "lists").glob(f"*binary-{GUEST_ARCH}_Packages*")):
-            raise EdgeExportError(f"apt-get update (private state, +{GUEST_ARCH}) failed: {_last(proc)}: "
-                                  f"check access to the Debian archive")
+        arch = self.arches[-1]
+        if proc.returncode != 0 or not any((self.state / "lists").glob(f"*binary-{arch}_Packages*")):
+            what = f"{' '.join(self.sources)}" if self.sources is not None else f"this machine's sources, +{arch}"
+            hint = (f"the archive key is missing: install Debian's debian-archive-keyring (2023.3 or newer)"
+                    if "NO_PUBKEY" in proc.stdout or "not signed" in proc.stdout else "check access to the Debian archive")
+            raise EdgeExportError(f"apt-get update (private state: {what}) failed: {_last(proc)}: {hint}")
+
+    def debian_mirror(self) -> str:
+        """The URI this machine fetches Debian's main suite from (after update), e.g. http://deb.debian.org/debian/:
+        another suite is fetched from the same mirror (and proxy settings)."""
+        out = _out(["apt-get", *self.opts, "indextargets", "--format", "$(REPO_URI) $(RELEASE) $(COMPONENT)"])
+        for line in out.splitlines():
+            parts = line.split()
+            if len(parts) == 3 and parts[2] == "main" and "-" not in parts[1] and "security" not in parts[0]:
+                return parts[0]
+        return DEFAULT_MIRROR
 
     def show(self, names: list[str]) -> dict[str, dict[str, str]]:
         """Candidate stanzas of 'pkg[:arch]' names, keyed by 'pkg:arch' as apt reports it. apt-cache skips names it
@@ -120,8 +146,15 @@ class Apt:
                               stderr=subprocess.STDOUT, text=True, errors="replace")
 
 
+def suite_sources(mirror: str, suite: str) -> list[str]:
+    """One sources.list line for `suite`'s main component, signed by Debian's archive keyring when it is there
+    (otherwise apt's trusted.gpg.d, which Debian's keyring package also fills)."""
+    signed = f"[signed-by={KEYRING}] " if KEYRING.is_file() else ""
+    return [f"deb {signed}{mirror} {suite} main"]
+
+
 def extract(deb: Path, into: Path, members: tuple[str, ...] = ()) -> None:
-    """Unpack a .deb's files into `into` (only `members`, e.g. './usr/bin/qemu-aarch64-static', when given)."""
+    """Unpack a .deb's files into `into` (only `members`, e.g. './usr/bin/qemu-aarch64', when given)."""
     into.mkdir(parents=True, exist_ok=True)
     if not members:
         proc = subprocess.run(["dpkg-deb", "-x", str(deb), str(into)], stdout=subprocess.PIPE,

@@ -7,6 +7,8 @@ profiler child needs, which import nothing else).
 JOB_DIR/job.json says what to do; the answer is JOB_DIR/result.json (+ out{s}_{i}.npy). Modes:
   probe: versions and the hwcaps QEMU's CPU model exposes (getauxval), no model.
   hwcaps: only the hwcaps (nothing imported: fast).
+  smopa: one SME SMOPA per za.s tile on job["a"], job["b"] (int8) with job["code"] (machine code, sme.py), the
+         tiles as written: the host compares them with the exact product (nothing imported but ctypes).
   run:   one .tflite through LiteRT's Interpreter, loaded once; input set s is in{s}_{i}.npy (input_details
          order), its outputs out{s}_{i}.npy: all validation images in one guest start (a start costs ~1 s).
   profile: the host profiler's child (edge_export.runtimes.litert.profile_child.measure, LiteRT's C API with its
@@ -26,6 +28,26 @@ def _hwcaps():
     libc.getauxval.restype = ctypes.c_ulong
     libc.getauxval.argtypes = [ctypes.c_ulong]
     return libc.getauxval(16), libc.getauxval(26)  # AT_HWCAP, AT_HWCAP2
+
+
+def _smopa(job):
+    import ctypes
+    import mmap
+
+    code = bytes.fromhex(job["code"])
+    buf = mmap.mmap(-1, mmap.PAGESIZE, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+    buf.write(code)
+    fn = ctypes.CFUNCTYPE(ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_long)(
+        ctypes.addressof(ctypes.c_char.from_buffer(buf)))
+    n = len(job["a"])  # the maximum SVL in bytes: the ZA array is at most n x n bytes
+    a, b = (ctypes.c_int8 * n)(*job["a"]), (ctypes.c_int8 * n)(*job["b"])
+    tiles, svl = [], 0
+    for tile in range(4):
+        za = (ctypes.c_int32 * (n * n // 4))()
+        svl = fn(ctypes.addressof(za), ctypes.addressof(a), ctypes.addressof(b), tile)
+        rows = svl // 4  # za<tile>.s is rows x rows int32; its horizontal slice i is ZA vector 4 * i + tile
+        tiles.append([[za[(4 * i + tile) * rows + j] for j in range(rows)] for i in range(rows)])
+    return {"svl_bytes": svl, "tiles": tiles}
 
 
 def _probe(job):
@@ -95,6 +117,8 @@ def main():
     if job["mode"] == "hwcaps":
         hwcap, hwcap2 = _hwcaps()
         result = {"hwcap": hwcap, "hwcap2": hwcap2}
+    elif job["mode"] == "smopa":
+        result = _smopa(job)
     else:
         result = {"probe": _probe, "run": lambda j: _run(j, job_dir), "profile": _profile}[job["mode"]](job)
     with open(os.path.join(job_dir, "result.json"), "w") as f:

@@ -1,10 +1,17 @@
 """Provision the cached aarch64 runtime (`edge-export arm setup`): QEMU user-mode, an arm64 Python sysroot and
 the aarch64 wheels of ai-edge-litert and numpy, in one folder:
 
-    root/bin/qemu-aarch64-static   Debian's qemu-user-static, only this binary (absent when one is on PATH)
+    root/bin/qemu-aarch64          Debian trixie's qemu-user (QEMU 10.0.x), only this static-pie binary (absent when
+                                   a QEMU >= 9.0 is on PATH)
     root/sysroot/                  Debian bookworm's arm64 python3.11 and its libraries, `dpkg-deb -x`'d (no chroot)
     root/site/                     PyPI's cp311 aarch64 wheels (+ pure-Python flatbuffers), unzipped (the guest's only sys.path addition)
-    root/edge-export-arm.json      the stamp: versions and provenance, written last
+    root/edge-export-arm.json      the stamp: versions, provenance, the hwcaps of each --cpu and the SMOPA check's
+                                   verdict (sme.py), written last
+
+QEMU's version matters for correctness: bookworm's 7.2 computes SME's int8 outer product (SMOPA) wrong (QEMU issue
+#2083, fixed in 9.0), so the `max` level's int8 kernels give garbage there. The emulator is trixie's QEMU 10.0.x
+(pinned series, exact version resolved from the archive); one on PATH is used only from 9.0 on. Either way the
+self-test runs one SMOPA and records whether it was exact: the `max` level is reliable only when it was.
 
 root is $EDGE_EXPORT_ARM_HOME or ~/.cache/edge-export/arm64. Everything is built in a temporary sibling folder and
 renamed into place under a file lock, so a killed setup never leaves a folder that looks complete; a second call
@@ -23,7 +30,7 @@ import sys
 import tempfile
 import time
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Callable
@@ -33,8 +40,13 @@ from edge_export.errors import EdgeExportError
 
 ENV_HOME = "EDGE_EXPORT_ARM_HOME"
 STAMP = "edge-export-arm.json"
-FORMAT = 1  # bump when the layout or the guest runner's needs change: old folders are rebuilt
-QEMU = "qemu-aarch64-static"
+FORMAT = 2  # bump when the layout or the guest runner's needs change: old folders are rebuilt (2: QEMU 10, SMOPA check)
+QEMU = "qemu-aarch64"  # the binary kept from QEMU_PACKAGE (static-pie: runs on bookworm)
+QEMU_SUITE = "trixie"  # Debian 13: fetched from a private sources file, never mixed with the sysroot's bookworm
+QEMU_PACKAGE = "qemu-user"  # trixie's qemu-user-static is a transitional package; the static binaries are here
+QEMU_SERIES = "10.0"  # pinned: 10.0's `max` is SME1 (as 7.2's), QEMU 11's adds SME2; exact version from the archive
+QEMU_MIN = (9, 0)  # SMOPA fixed (QEMU issue #2083): older QEMUs on PATH are not used
+QEMU_ON_PATH = ("qemu-aarch64-static", "qemu-aarch64")
 PYTHON = "usr/bin/python3.11"
 # PyPI's aarch64 wheels: ai-edge-litert 2.3 is tagged manylinux_2_27, numpy 2.4 manylinux_2_27/2_28; bookworm's
 # glibc is 2.36, so any tag up to 2_36 runs in the sysroot.
@@ -52,6 +64,8 @@ class ArmEnv:
     root: Path
     qemu: Path
     versions: dict[str, str] = field(default_factory=dict)  # qemu, python, ai-edge-litert, numpy
+    cpus: dict[str, dict] = field(default_factory=dict)  # --cpu -> {"qemu_cpu", "level", "features"} from setup
+    sme_check: dict = field(default_factory=dict)  # setup's SMOPA check under `qemu` (sme.smopa_check)
 
     @property
     def sysroot(self) -> Path:
@@ -67,8 +81,11 @@ class ArmEnv:
 
     def describe(self) -> str:
         v = self.versions
+        sme = self.sme_check
+        smopa = ("exact" if sme.get("passed") else "not checked" if not sme else
+                 f"failed ({sme.get('wrong')}/{sme.get('of')} wrong)" if "error" not in sme else "did not run")
         return (f"aarch64 runtime at {self.root}: QEMU {v.get('qemu')}, Python {v.get('python')}, "
-                f"ai-edge-litert {v.get('ai-edge-litert')}, numpy {v.get('numpy')}")
+                f"ai-edge-litert {v.get('ai-edge-litert')}, numpy {v.get('numpy')}; SME SMOPA check: {smopa}")
 
 
 def default_home(environ=None) -> Path:
@@ -148,11 +165,33 @@ def _check(root: Path) -> tuple[ArmEnv | None, str]:
     lost = [p for p in needed if not p.exists()]
     if lost:
         return None, f"{lost[0]} is missing"
-    return ArmEnv(root=root, qemu=qemu, versions=dict(stamp.get("versions", {}))), ""
+    return ArmEnv(root=root, qemu=qemu, versions=dict(stamp.get("versions", {})), cpus=dict(stamp.get("cpus", {})),
+                  sme_check=dict(stamp.get("sme_check", {}))), ""
+
+
+def with_qemu(env: ArmEnv, qemu: str | Path) -> ArmEnv:
+    """`env` with another qemu-aarch64 binary (e.g. an older QEMU, to show what it gets wrong): its version, the
+    hwcaps each --cpu exposes under it and its own SMOPA check, so get_cpu(name, env) and runs judge that QEMU."""
+    from edge_export.arm.cpus import CPUS
+    from edge_export.arm.run import probe_cpu
+    from edge_export.arm.sme import smopa_check
+
+    path = Path(qemu).expanduser().absolute()
+    if not path.is_file():
+        raise EdgeExportError(f"{path} does not exist: pass a qemu-aarch64 binary")
+    other = replace(env, qemu=path, versions={**env.versions, "qemu": _qemu_version(path)})
+    cpus = {}
+    for name, cpu in CPUS.items():
+        try:
+            cpus[name] = {"qemu_cpu": cpu.qemu_cpu, "level": cpu.level, "features": probe_cpu(other, name)}
+        except EdgeExportError as e:
+            cpus[name] = {"qemu_cpu": cpu.qemu_cpu, "level": cpu.level, "error": str(e)}
+    other = replace(other, cpus=cpus)
+    return replace(other, sme_check=smopa_check(other))
 
 
 def _provision_into(tmp: Path, say: Progress) -> dict:
-    from edge_export.arm.debian import SYSROOT_ROOTS, Apt, extract
+    from edge_export.arm.debian import SYSROOT_ROOTS, Apt, extract, suite_sources
 
     t0 = time.perf_counter()
     seconds: dict[str, float] = {}
@@ -164,19 +203,27 @@ def _provision_into(tmp: Path, say: Progress) -> dict:
     seconds["apt_update"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    qemu_on_path = shutil.which(QEMU)
-    if qemu_on_path:
-        say(f"using {qemu_on_path}")
-        qemu, qemu_rel = Path(qemu_on_path).resolve(), str(Path(qemu_on_path).resolve())
+    on_path = qemu_on_path(say)
+    if on_path:
+        qemu, qemu_version = on_path
+        qemu_rel, qemu_source = str(qemu), f"PATH ({qemu})"
+        say(f"using {qemu} (QEMU {qemu_version})")
     else:
-        version = apt.version("qemu-user-static")
-        say(f"downloading Debian's qemu-user-static {version} (~63 MB; only {QEMU} is kept)")
-        (deb,) = apt.download([f"qemu-user-static={version}"], tmp / ".debs-qemu")
+        sources = suite_sources(apt.debian_mirror(), QEMU_SUITE)
+        say(f"reading Debian {QEMU_SUITE}'s package lists for QEMU (private apt state, {QEMU_SUITE} main only)")
+        qapt = Apt(tmp / ".apt-qemu", sources=sources)
+        qapt.update()
+        version = qapt.version(QEMU_PACKAGE)
+        if not version.split(":")[-1].startswith(f"{QEMU_SERIES}."):
+            raise EdgeExportError(f"Debian {QEMU_SUITE}'s {QEMU_PACKAGE} is {version}, edge-export pins QEMU "
+                                  f"{QEMU_SERIES}.x: update edge-export (provision.QEMU_SERIES)")
+        say(f"downloading Debian {QEMU_SUITE}'s {QEMU_PACKAGE} {version} (~71 MB; only {QEMU} is kept)")
+        (deb,) = qapt.download([f"{QEMU_PACKAGE}={version}"], tmp / ".debs-qemu")
         extract(deb, tmp / ".qemu", (f"./usr/bin/{QEMU}",))
         (tmp / "bin").mkdir()
         qemu = (tmp / ".qemu/usr/bin" / QEMU).rename(tmp / "bin" / QEMU)
-        qemu_rel = f"bin/{QEMU}"
-    qemu_version = _qemu_version(qemu)
+        qemu_rel, qemu_source = f"bin/{QEMU}", f"Debian {QEMU_SUITE} {QEMU_PACKAGE} {version}"
+        qemu_version = _qemu_version(qemu)
     seconds["qemu"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -203,7 +250,7 @@ def _provision_into(tmp: Path, say: Progress) -> dict:
                                   f"`edge-export arm setup` again") from None
     seconds["wheels"] = time.perf_counter() - t
 
-    for scratch in (".apt", ".debs", ".debs-qemu", ".qemu", ".wheels"):
+    for scratch in (".apt", ".apt-qemu", ".debs", ".debs-qemu", ".qemu", ".wheels"):
         shutil.rmtree(tmp / scratch, ignore_errors=True)
 
     t = time.perf_counter()
@@ -223,6 +270,12 @@ def _provision_into(tmp: Path, say: Progress) -> dict:
             cpus[name] = {"qemu_cpu": cpu.qemu_cpu, "level": cpu.level, "features": probe_cpu(staged, name)}
         except EdgeExportError as e:
             cpus[name] = {"qemu_cpu": cpu.qemu_cpu, "level": cpu.level, "error": str(e)}
+    # the SME level's int8 kernels are only as right as QEMU's SMOPA: one instruction against the exact product
+    say(f"self-test: one SME SMOPA (int8 outer product) on -cpu max under QEMU {qemu_version}")
+    from edge_export.arm.sme import describe, smopa_check
+
+    sme_check = smopa_check(replace(staged, cpus=cpus))
+    say(describe(sme_check) + ("" if sme_check["passed"] else ": the max (SME) level is marked unreliable"))
     seconds["self_test"] = time.perf_counter() - t
 
     seconds["total"] = time.perf_counter() - t0
@@ -233,6 +286,8 @@ def _provision_into(tmp: Path, say: Progress) -> dict:
                      "numpy": guest["numpy"]},
         "host": host,
         "qemu_path": qemu_rel,
+        "qemu_source": qemu_source,
+        "sme_check": sme_check,
         "debian_packages": packages,
         "wheels": [w.name for w in wheels],
         "cpus": cpus,
@@ -279,13 +334,41 @@ def _pip_download(spec: str, into: Path, pure: bool = False) -> bool:
     return proc.returncode == 0
 
 
+def qemu_on_path(say: Progress = lambda m: None) -> tuple[Path, str] | None:
+    """(path, version) of a qemu-aarch64[-static] on PATH that is QEMU_MIN or newer; None otherwise (an older one
+    is named and skipped: its SMOPA is wrong)."""
+    for name in QEMU_ON_PATH:
+        found = shutil.which(name)
+        if not found:
+            continue
+        path = Path(found).resolve()
+        try:
+            version = _qemu_version(path)
+        except EdgeExportError:
+            continue
+        if qemu_release(version) >= QEMU_MIN:
+            return path, version
+        say(f"not using {found}: QEMU {version} is older than {'.'.join(map(str, QEMU_MIN))} (its SME SMOPA is "
+            f"wrong, QEMU issue #2083)")
+    return None
+
+
+def qemu_release(version: str) -> tuple[int, int]:
+    """(10, 0) from '10.0.13 (Debian 1:10.0.13+ds-0+deb13u1)'; (0, 0) when unparsable."""
+    import re
+
+    m = re.match(r"\s*(\d+)\.(\d+)", version)
+    return (int(m[1]), int(m[2])) if m else (0, 0)
+
+
 def _qemu_version(qemu: Path) -> str:
-    """'7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)' from `qemu-aarch64-static --version`."""
+    """'10.0.13 (Debian 1:10.0.13+ds-0+deb13u1)' from `qemu-aarch64 --version`."""
     try:
         out = subprocess.run([str(qemu), "--version"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              text=True, timeout=30).stdout
     except (OSError, subprocess.TimeoutExpired) as e:
-        raise EdgeExportError(f"{qemu} does not run ({e}): remove it from PATH or reinstall qemu-user-static") from None
+        raise EdgeExportError(f"{qemu} does not run ({e}): remove it from PATH, or run `edge-export arm setup "
+                             f"--force`") from None
     first = (out.splitlines() or [""])[0]
     if "version" not in first:
         raise EdgeExportError(f"{qemu} --version printed {first!r}: not QEMU, remove it from PATH")

@@ -1,9 +1,11 @@
 """Run a .tflite on Arm kernels: LiteRT's aarch64 build in Debian's arm64 Python under QEMU user-mode.
 
 One guest process per call (guest.py): inputs and outputs cross as .npy files in a temporary folder. XNNPACK's
-cpuinfo reads /proc/cpuinfo and crashes on the host's x86 one (QEMU 7.2 does not emulate it for aarch64), so the
-guest runs in a private mount namespace with an arm64 cpuinfo bound over /proc/cpuinfo: `unshare -m` as root,
-`unshare -Urm` (a user namespace) otherwise. Times are QEMU's: what an op costs relative to another on the same
+cpuinfo reads /proc/cpuinfo and crashes on the host's x86 one under QEMU 7.2; QEMU 10 emulates an aarch64 one, but
+with QEMU's own MIDR. So the guest runs in a private mount namespace with an arm64 cpuinfo bound over /proc/cpuinfo
+(cpus.cpuinfo_text: each model's CPU id, whatever the QEMU): `unshare -m` as root, `unshare -Urm` (a user
+namespace) otherwise. A run's `reliable`/`note` are the CPU level's as this runtime has it (cpus.get_cpu(name, env):
+the SME level by setup's SMOPA check). Times are QEMU's: what an op costs relative to another on the same
 emulated CPU, never device latency.
 """
 
@@ -77,7 +79,7 @@ def run_tflite_sets(env: ArmEnv, model_path: str | Path, input_sets: list[list[n
                     timeout: float = 900) -> ArmRun:
     """run_tflite for several input sets (e.g. one per validation image) in ONE guest process and one loaded
     Interpreter: a guest start costs about a second under QEMU. ArmRun.set_outputs[s] are set s's outputs."""
-    model = get_cpu(cpu)
+    model = get_cpu(cpu, env)
     model_path = Path(model_path).absolute()
     if not model_path.is_file():
         raise EdgeExportError(f"{model_path} does not exist: pass a .tflite file")
@@ -113,7 +115,7 @@ def profile_in_guest(env: ArmEnv, request: dict, x: np.ndarray, cpu: str = DEFAU
     `request` (model, kernel_mode, threads, runs, warmup, cross_check_runs) with program input `x`. Returns
     measure()'s result plus the hwcaps the guest saw. The guest imports edge_export from a folder holding only a link
     to this package, after its own site folder: nothing of the host's Python can be picked up."""
-    model = get_cpu(cpu)
+    model = get_cpu(cpu, env)
     with tempfile.TemporaryDirectory(prefix="edge-export-arm-") as job_dir:
         job = Path(job_dir)
         (job / "src").mkdir()
@@ -188,11 +190,7 @@ def _check_exit(proc: subprocess.CompletedProcess, model: CpuModel) -> None:
 def _expected_features(env: ArmEnv, model: CpuModel) -> list[str]:
     """The hwcaps setup recorded for this CPU model (the cpuinfo file's Features line; XNNPACK itself reads
     getauxval, which QEMU answers from the model)."""
-    try:
-        stamp = json.loads((env.root / "edge-export-arm.json").read_text())
-        return list(stamp["cpus"][model.name]["features"])
-    except (OSError, ValueError, KeyError):
-        return ["fp", "asimd"]
+    return list((env.cpus.get(model.name) or {}).get("features") or ["fp", "asimd"])
 
 
 def _signal_name(num: int) -> str:

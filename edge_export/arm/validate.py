@@ -9,8 +9,9 @@ program-ready arrays), the metrics and Parity fields (parity_fields). All images
 record says how the Arm kernels compare with the x86 ones, apart from how both compare with PyTorch.
 
 The result goes to the manifest's arm_parity[cpu] (artifacts.ArmParity). A missed bar fails (ValidationFailed,
-exit 1) unless the CPU level is marked unreliable (the SME level: its emulation is in doubt); bad input and guest
-crashes raise EdgeExportError (exit 2) before anything is written.
+exit 1) unless the CPU level is marked unreliable (the SME level when setup's SMOPA check failed under the runtime's
+QEMU: cpus.get_cpu(name, env)); bad input and guest crashes raise EdgeExportError (exit 2) before anything is
+written.
 """
 
 from __future__ import annotations

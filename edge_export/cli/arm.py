@@ -26,8 +26,9 @@ def setup_cmd(
                                        "~/.cache/edge-export/arm64)"),
     force: bool = typer.Option(False, "--force", help="provision again even if the folder is complete"),
 ) -> None:
-    """Provision the aarch64 runtime: Debian's qemu-user-static and arm64 python3.11 (private apt state, no root),
-    PyPI's aarch64 ai-edge-litert (the host's version) and numpy. A no-op when it is there and current."""
+    """Provision the aarch64 runtime: Debian trixie's QEMU (qemu-user 10.0) and bookworm's arm64 python3.11 (private
+    apt states, no root), PyPI's aarch64 ai-edge-litert (the host's version) and numpy. A no-op when it is there and
+    current."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from edge_export.arm.provision import setup
@@ -54,8 +55,8 @@ def cpus_cmd() -> None:
     """The --cpu choices, their feature levels, and (once set up) the hwcaps each exposes to the guest."""
     import json
 
-    from edge_export.arm.cpus import CPUS, LEVEL_NOTES
-    from edge_export.arm.provision import STAMP, default_home
+    from edge_export.arm.cpus import CPUS, LEVEL_NOTES, get_cpu
+    from edge_export.arm.provision import STAMP, default_home, load_env
 
     try:
         recorded = json.loads((default_home() / STAMP).read_text()).get("cpus", {})
@@ -65,7 +66,12 @@ def cpus_cmd() -> None:
     for col in ("--cpu", "QEMU -cpu", "feature level", "hwcaps XNNPACK dispatches on", "note"):
         table.add_column(col)
     key = ("asimddp", "fphp", "i8mm", "bf16", "sve", "sve2", "sme")
-    for name, cpu in CPUS.items():
+    try:
+        env = load_env()
+    except EdgeExportError:
+        env = None  # the static notes: SME unreliable until setup has checked this QEMU
+    for name in CPUS:
+        cpu = get_cpu(name, env) if env is not None else CPUS[name]
         rec = recorded.get(name, {})
         feats = rec.get("error") or " ".join(f for f in rec.get("features", []) if f in key) or "[dim]not set up[/]"
         note = f"[yellow]{cpu.note}[/]" if cpu.note else LEVEL_NOTES[cpu.level]

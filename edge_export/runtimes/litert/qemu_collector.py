@@ -27,8 +27,10 @@ def collect(req) -> Profile:
     from edge_export.arm.run import emulator, profile_in_guest
     from edge_export.profile.host_info import cpu_model
 
-    cpu = get_cpu((req.options or {}).get("cpu") or DEFAULT_CPU)
+    cpu_name = (req.options or {}).get("cpu") or DEFAULT_CPU
+    get_cpu(cpu_name)  # an unknown name fails before the environment is looked at
     env = load_env()
+    cpu = get_cpu(cpu_name, env)  # SME's reliability is the provisioned QEMU's verdict
     plan = plan_profile(req)
     req.progress(f"profiling {plan.model.name} with LiteRT's aarch64 build on QEMU -cpu {cpu.qemu_cpu} "
                  f"({plan.kernel_mode}, {req.threads} threads, {req.runs} runs; {EMULATED})")
