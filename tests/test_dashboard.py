@@ -549,3 +549,65 @@ def test_report_renders_offline_in_chromium(workspace, tmp_path):
     for png in (top, full):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
     print(f"\nscreenshots: {full} {top} ({time.monotonic() - t0:.1f} s)")
+
+
+@pytest.mark.timeout(900)
+def test_arm_kernels_column_and_emulated_times_in_chromium(tflite, tmp_path, cli):
+    """The "Arm kernels (emulated)" column from a real Arm run (validate --arch arm64 --cpu cortex-a76 on a copy of
+    the tiny int8 .tflite) beside an unreliable level's entry, "not run" for an artifact without any, and a
+    `profile --device qemu-arm64` profile whose times the views label as emulated; in Chromium."""
+    import shutil
+
+    import browser
+
+    from edge_export.arm import EMULATED, setup
+    from edge_export.arm.cpus import LEVEL_V9_SME
+    from edge_export.arm.validate import validate_on_arm
+    from edge_export.artifacts import read_manifest
+    from edge_export.report.dashboard.arm import ARM_TITLE
+
+    setup()  # provisioned before the suite (make arm-setup): a no-op then
+    arts = tmp_path / "artifacts"
+    skip = shutil.ignore_patterns("profile*.json", "eval.json")  # what other tests may have left beside them
+    int8 = Path(shutil.copytree(tflite["tflite-int8"], arts / "int8", ignore=skip))
+    fp32 = Path(shutil.copytree(tflite["tflite-fp32"], arts / "fp32", ignore=skip))
+    a76 = validate_on_arm(int8, cpu="cortex-a76", images=4)
+    # an unreliable level's entry as validate records it (the SME level when setup's SMOPA check failed under the
+    # runtime's QEMU): whether `max` is unreliable depends on the QEMU provisioned, so it is written here
+    m = read_manifest(int8)
+    sme = a76.model_copy(update={"cpu": "max", "qemu_cpu": "max", "feature_level": LEVEL_V9_SME, "reliable": False,
+                                 "note": "unreliable: SMOPA check failed", "cosine_min": 0.07, "passed": False})
+    write_manifest(int8, m.model_copy(update={"arm_parity": {**m.arm_parity, "max": sme}}))
+    assert a76.reliable
+    code, _, err = cli("profile", str(int8), "--device", "qemu-arm64", "--runs", "3", "--warmup", "1")
+    assert code == 0, err
+    doc = build_dashboard([arts], tmp_path / "report.html").read_text()
+    assert doc.count("Arm kernels, ") == 2  # both levels in the artifact's provenance
+    if browser.find_chromium() is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium): browser check not run")
+    with browser.Chromium.launch(tmp_path / "chromium", width=1400, height=1000) as b:
+        page = b.open((tmp_path / "report.html").resolve().as_uri())
+        page.wait_for("document.querySelectorAll('#overview tr').length === 3", timeout=20)
+        head = page.evaluate("(() => { const h = document.querySelector('#overview th.arm');"
+                             " return [h.innerText, h.title]; })()")
+        assert head == ["Arm kernels (emulated)", ARM_TITLE] and "not device latency" in head[1]
+        cells = page.evaluate("[...document.querySelectorAll('#overview tr')].slice(1).map(r => {"
+                              " const c = [...r.cells]; const i = [...r.parentNode.rows[0].cells]"
+                              ".findIndex(h => h.classList.contains('arm'));"
+                              " return {target: c[1].innerText, arm: c[i].innerText, lat: c[i + 2].innerText}; })")
+        by_target = {c["target"].split(" ")[0]: c for c in cells}
+        arm = by_target["tflite-int8"]["arm"]
+        assert f"cortex-a76 armv8.2-dotprod-fp16\ncosine min {a76.cosine_min:.5f} top-1 " in arm
+        assert "of 4 images pass\nmax armv9-sme" in arm  # the verdict against the bar
+        assert f"max armv9-sme unreliable\ncosine min 0.07000 top-1 " in arm and arm.endswith("below the bar")
+        assert arm.index("cortex-a76") < arm.index("max")  # in the CPU table's order
+        assert page.evaluate("document.querySelector('.armcpu[data-cpu=max] .badge.warn').title") == sme.note
+        assert by_target["tflite-fp32"]["arm"] == "not run"
+        # the emulated profile's times carry the collector's own label, beside the simulator mark
+        assert EMULATED in by_target["tflite-int8"]["lat"] and SIM_MARK in by_target["tflite-int8"]["lat"]
+        assert EMULATED in page.evaluate("document.getElementById('top-layers').innerText")
+        assert page.exceptions == [] and page.console_errors == [], (page.exceptions, page.console_errors)
+        remote = [u for u in page.requests if not u.startswith(("file:", "data:", "blob:", "about:"))]
+        assert remote == [], f"the report fetched {remote}"
+        shot = page.screenshot(tmp_path / "arm.png", full_page=False)
+    print(f"\nscreenshot: {shot}")

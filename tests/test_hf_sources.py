@@ -278,13 +278,26 @@ def test_hf_config_options_are_typed_like_their_fields():
     assert m.source.options == TINY["deit"] and m.module.config.num_hidden_layers == 2
 
 
-def test_coverage_matrix_end_to_end(cli, tmp_path):
+def test_coverage_matrix_end_to_end(cli, tmp_path, monkeypatch):
     """`edge-export coverage` on the tiny entries: every cell exported, validated and timed in its own process,
     JSON + markdown written, one failing cell (an unknown model) kept as its one-line error, --strict exits 1,
-    and the dashboard draws the matrix."""
+    the .tflite cell validated on emulated Arm kernels (cortex-a76) in the "Arm kernels (emulated)" column, and the
+    dashboard draws the matrix. Then the Arm column's other states on that cell: a missed bar and a broken program
+    are the cell's Arm record (the host cell stays ok), a runtime not set up is one status for the column."""
+    import dataclasses
+    import shutil
+
+    from edge_export.arm import setup
+    from edge_export.arm.provision import ENV_HOME
+    from edge_export.coverage.arm import NOT_SET_UP, arm_column, run_arm
+    from edge_export.coverage.report import markdown
+    from edge_export.coverage.run import Cell
+
+    setup()  # provisioned before the suite (make arm-setup): a no-op then
     out = tmp_path / "cov"
     code, stdout, err = cli("coverage", "deit-tiny-test", "hf:no-such-type", "-t", "xnnpack-fp32",
-                            "-t", "tflite-fp32", "--runs", "2", "--threads", "1", "--out", str(out), "--strict")
+                            "-t", "tflite-fp32", "--runs", "2", "--threads", "1", "--out", str(out), "--strict",
+                            "--arm-cpu", "cortex-a76")
     assert code == 1, err
     result = json.loads((out / "coverage.json").read_text())
     cells = {(c["model"], c["target"]): c for c in result["cells"]}
@@ -293,15 +306,59 @@ def test_coverage_matrix_end_to_end(cli, tmp_path):
         for target in ("xnnpack-fp32", "tflite-fp32"):
             c = cells[(model, target)]
             assert c["ok"] and c["subgraphs"] == 1 and not c["fallback_ops"] and c["cosine_min"] > 0.9999, c
-            assert c["median_ms"]["1"] > 0 and c["pct_of_peak"]["1"] > 0
+            assert c["median_ms"].get("1", 0) > 0 and c["pct_of_peak"].get("1", 0) > 0, c
     bad = cells[("hf:no-such-type", "xnnpack-fp32")]
     assert not bad["ok"] and "unknown transformers image-classifier type" in bad["error"] and "\n" not in bad["error"]
+    # the Arm column: the .tflite cell on cortex-a76 with as many images as its host validation; .pte cells have none
+    assert result["arm"] == {"cpu": "cortex-a76", "feature_level": "armv8.2-dotprod-fp16", "status": "ran"}
+    tfl = cells[("deit-tiny-test", "tflite-fp32")]
+    arm = tfl["arm"]
+    print(f"deit-tiny-test tflite-fp32 on cortex-a76: {arm}")
+    assert arm["images"] == tfl["parity_images"] == read_manifest(tfl["artifact"]).parity.images
+    assert arm["passed"] and arm["reliable"] and arm["cosine_min"] > 0.9999 and arm["top1_agree"] == 1.0
+    assert arm["vs_host"]["cosine_min"] > 0.9999 and arm["vs_host"]["top1_agree"] == 1.0
+    assert read_manifest(tfl["artifact"]).arm_parity["cortex-a76"].cosine_min == arm["cosine_min"]
+    assert cells[("deit-tiny-test", "xnnpack-fp32")]["arm"] is None
+    assert "Arm kernels (emulated, cortex-a76): 1 of 1 .tflite cells pass" in stdout
     md = (out / "coverage.md").read_text()
     assert "| deit-tiny-test | tflite-fp32 | yes |" in md and "2 of 4" in md
+    assert "| Arm kernels (emulated, cortex-a76) |" in md.splitlines()[4]
+    row = next(l for l in md.splitlines() if l.startswith("| deit-tiny-test | tflite-fp32 |"))
+    assert row.endswith(f"| cosine {arm['cosine_min']:.5f}, top-1 100%; vs host kernels cosine "
+                        f"{arm['vs_host']['cosine_min']:.5f}, top-1 100%: pass |"), row
+    rows = [l for l in md.splitlines() if l.startswith(("| deit", "| hf:"))]
+    assert len(rows) == 4 and all(l.count("|") == md.splitlines()[4].count("|") for l in rows)
     from edge_export.report.dashboard import build_dashboard
 
     html = build_dashboard([out], tmp_path / "report.html").read_text()
     assert 'id="coverage1-heatmap"' in html and 'id="coverage1-scatter"' in html
+    table = html[html.index("id='coverage1-arm'"):]
+    assert f"cosine {arm['cosine_min']:.5f}" in table[:table.index("</table>")]
+
+    # a missed bar and a broken program: the cell's Arm record, never a failure of the host cell
+    import edge_export.targets as targets
+
+    real = targets.get_target
+    monkeypatch.setattr(targets, "get_target", lambda name: type("Strict", (), {"cosine_threshold": 1.000001})
+                        if name == "tflite-fp32" else real(name))
+    fields = {f.name for f in dataclasses.fields(Cell)}
+    strict = Cell(**{k: v for k, v in tfl.items() if k in fields and k != "arm"})
+    strict.artifact = shutil.copytree(tfl["artifact"], tmp_path / "strict")
+    broken = dataclasses.replace(strict, artifact=shutil.copytree(tfl["artifact"], tmp_path / "broken"))
+    with open(broken.artifact / broken.program_file, "ab") as f:
+        f.write(b"\0")
+    run_arm([strict, broken], result["arm"])
+    assert strict.ok and strict.arm["passed"] is False and strict.arm["cosine_min"] > 0.9999, strict.arm
+    assert broken.ok and not broken.arm["passed"] and "\n" not in broken.arm["error"], broken.arm
+    # the runtime not set up: one status for the column, the run goes on
+    monkeypatch.setenv(ENV_HOME, str(tmp_path / "no-arm-runtime"))
+    column = arm_column("cortex-a76")
+    assert column["status"] == NOT_SET_UP and "edge-export arm setup" in column["error"]
+    cell = Cell(**{k: v for k, v in tfl.items() if k in fields and k != "arm"})
+    run_arm([cell], column)
+    assert cell.arm is None
+    md = markdown({**result, "arm": column, "cells": [dataclasses.asdict(cell)]})
+    assert "| deit-tiny-test | tflite-fp32 | yes |" in md and md.count(NOT_SET_UP) == 2  # the cell, the note
 
 
 def test_a_split_over_4d_channels_stays_outside_the_delegate():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from edge_export.coverage.arm import arm_text
 from edge_export.coverage.models import COMMUNITY_QNN, PAPER_PAIRS, PAPER_SOURCE, known_entries
 
 NOT_A_PHONE = ("measured on this host's CPU (or QNN's x86 HTP simulator), not on a phone: compare ratios, "
@@ -50,6 +51,8 @@ def _f(v, spec=".2f") -> str:
 def markdown(result: dict) -> str:
     t = [str(x) for x in result["threads"]]
     host = result["host"]
+    arm = result.get("arm")
+    arm_head = f"Arm kernels (emulated, {arm['cpu']})" if arm and arm.get("cpu") else "Arm kernels (emulated)"
     lines = [
         "# Coverage matrix",
         "",
@@ -60,20 +63,27 @@ def markdown(result: dict) -> str:
         + ", ".join(f"{v} GFLOP/s at {k} thread(s)" for k, v in result["gemm_peak_gflops"].items()) + ".",
         "",
         "| model | target | ok | export s | MB | subgraphs | % delegated | fallback ops | cosine min | top-1 | "
-        + " | ".join(f"ms @{x}t" for x in t) + " | " + " | ".join(f"% peak @{x}t" for x in t) + " |",
-        "|" + "---|" * (10 + 2 * len(t)),
+        + " | ".join(f"ms @{x}t" for x in t) + " | " + " | ".join(f"% peak @{x}t" for x in t) + f" | {arm_head} |",
+        "|" + "---|" * (11 + 2 * len(t)),
     ]
     for c in result["cells"]:
         if not c["ok"]:
-            lines.append(f"| {c['model']} | {c['target']} | **failed** | {c['error']} |" + " |" * (8 + 2 * len(t)))
+            lines.append(f"| {c['model']} | {c['target']} | **failed** | {c['error']} |" + " |" * (7 + 2 * len(t)))
             continue
         fb = ", ".join(f"{k}×{v}" for k, v in sorted(c["fallback_ops"].items(), key=lambda kv: -kv[1])) or "none"
         lines.append(
             f"| {c['model']} | {c['target']} | yes | {_f(c['export_s'], '.1f')} | {_f(c['mb'])} | {c['subgraphs']} | "
             f"{_f(c['delegated_pct'], '.1f')} | {fb} | {_f(c['cosine_min'], '.5f')} | {_f(c['top1_agree'], '.0%')} | "
             + " | ".join(_f(c["median_ms"].get(x), ".3f") for x in t) + " | "
-            + " | ".join(_f(c["pct_of_peak"].get(x), ".1f") for x in t) + " |"
+            + " | ".join(_f(c["pct_of_peak"].get(x), ".1f") for x in t) + f" | {arm_text(c, arm)} |"
         )
+    if arm:
+        lines += ["", f"{arm_head}: each .tflite cell that exported and validated, run by LiteRT's aarch64 build "
+                  f"under QEMU ({arm.get('feature_level') or 'no CPU'}) on as many images as its host validation, "
+                  "against PyTorch (cosine, top-1) and against this host's x86 kernels on the same file; numerics of "
+                  "the Arm kernels only: emulated times are not device latency and are not shown"
+                  + (f". Status: {arm['status']}" + (f" ({arm['error']})" if arm.get("error") else "") + "."
+                     if arm["status"] != "ran" else ".")]
     g = goals(result)
     lines += ["", "## Goals", "",
               f"- cells that export and validate: {g['exported_and_validated']} of {g['cells']} ({_f(g['share'], '.1f')} %)",

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from edge_export.arm.cpus import DEFAULT_CPU
 from edge_export.coverage.models import Entry
 from edge_export.errors import EdgeExportError
 
@@ -35,6 +36,9 @@ class Cell:
     top1_agree: float | None = None
     median_ms: dict[str, float] = field(default_factory=dict)  # threads -> median ms
     pct_of_peak: dict[str, float] = field(default_factory=dict)  # threads -> % of the fp32 GEMM peak
+    program_file: str | None = None
+    parity_images: int | None = None  # the host validation's; the Arm run uses as many
+    arm: dict | None = None  # .tflite cells on emulated Arm kernels (coverage/arm.py)
 
 
 def default_targets() -> list[str]:
@@ -79,7 +83,8 @@ def _cell(entry: Entry, target: str, path: Path) -> Cell:
         mb=round(m.file_bytes / 1e6, 2), params=m.params, flops=m.flops,
         subgraphs=d.subgraphs if d else None, delegated_pct=round(100 * d.delegated_nodes / total, 1) if total else None,
         fallback_ops=dict(d.fallback_ops) if d else {}, cosine_min=m.parity.cosine_min if m.parity else None,
-        top1_agree=m.parity.top1_agree if m.parity else None,
+        top1_agree=m.parity.top1_agree if m.parity else None, program_file=m.program_file,
+        parity_images=m.parity.images if m.parity else None,
     )
 
 
@@ -131,15 +136,19 @@ def _time_cells(cells: list[Cell], threads: list[int], runs: int, rounds: int, p
 
 
 def run_coverage(entries: list[Entry], targets: list[str], out: Path, *, threads: list[int] = (1, 2), runs: int = 20,
-                 rounds: int = 4, validate_images: int = 4, calib: int = 16,
+                 rounds: int = 4, validate_images: int = 4, calib: int = 16, arm_cpu: str | None = DEFAULT_CPU,
                  progress: Callable[[str], None] = lambda m: None) -> dict:
-    """The matrix as a dict (also written to out/coverage.json and out/coverage.md)."""
+    """The matrix as a dict (also written to out/coverage.json and out/coverage.md). arm_cpu None: no Arm column."""
     from edge_export.artifacts import write_json_atomic, write_text_atomic
+    from edge_export.coverage.arm import arm_column, run_arm
     from edge_export.coverage.report import markdown, paper_comparison
     from edge_export.profile.host_info import host_device
 
     out = Path(out)
     threads = list(threads)
+    arm = arm_column(arm_cpu)
+    if arm["status"] != "ran":
+        progress(f"Arm kernels (emulated): {arm['status']}")
     progress(f"measuring the fp32 GEMM peak at {threads} threads")
     peak = gemm_peak(threads, runs, rounds)
     cells: list[Cell] = []
@@ -151,6 +160,7 @@ def run_coverage(entries: list[Entry], targets: list[str], out: Path, *, threads
                                                         if cell.ok else f"failed: {cell.error}"))
         progress(f"{entry.name}: timing {sum(c.ok for c in row)} artifact(s) at {threads} threads")
         _time_cells(row, threads, runs, rounds, peak)
+        run_arm(row, arm, progress)  # after timing: QEMU's load stays out of the host's times
         cells += row
     result = {
         "schema": SCHEMA,
@@ -163,6 +173,7 @@ def run_coverage(entries: list[Entry], targets: list[str], out: Path, *, threads
         "models": [asdict(e) for e in entries],
         "targets": list(targets),
         "cells": [asdict(c) for c in cells],
+        "arm": arm,
     }
     result["paper"] = paper_comparison(result)
     write_json_atomic(out / "coverage.json", result)

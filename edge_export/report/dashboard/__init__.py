@@ -8,7 +8,9 @@ nothing.
 Every number carries its source: profiles are cited as P1, P2, ... and artifact manifests as A1,
 A2, ..., each with a provenance entry (where it ran, device / host CPU, runtime and versions, date).
 Numbers from simulators (provenance.simulator) are marked "SIMULATOR — not device latency" wherever
-they appear.
+they appear, with the collector's own words beside the mark when it has them (provenance.device["timing"]:
+Arm under QEMU says "emulated: relative cost only"). The artifacts table's "Arm kernels (emulated)" column
+shows each manifest's arm_parity (validate --arch arm64) per CPU level (arm.py).
 """
 
 from edge_export.report.dashboard.html import SIM_MARK

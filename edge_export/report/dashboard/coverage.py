@@ -1,11 +1,12 @@
 """The coverage matrix (edge-export coverage: coverage.json) as a dashboard section: a model x target heatmap
-of latency relative to each model's fastest artifact (failed cells marked with their error), and latency
-against parameter count per target. Every number is read from the file."""
+of latency relative to each model's fastest artifact (failed cells marked with their error), latency against
+parameter count per target, and the .tflite cells on emulated Arm kernels. Every number is read from the file."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from edge_export.report.dashboard.arm import coverage_arm_table
 from edge_export.report.dashboard.html import esc, fig_html
 
 COVERAGE_SCHEMA = "edge-export-coverage/1"
@@ -74,6 +75,6 @@ def coverage_section(coverages: list[tuple[Path, dict]]) -> tuple[str, list[str]
             f"<div class='figwrap' id='coverage{i}'><p class='small'>From <code>{esc(path)}</code>, {esc(cov.get('created'))} "
             f"on {esc(h.get('cpu_model', '?'))} ({esc(h.get('cpu_flags', ''))}); {ok} of {len(cov['cells'])} cells exported "
             f"and validated; fp32 GEMM peak {esc(peak)}. Host CPU, not a phone: compare ratios.</p>"
-            f"{_heatmap(cov, threads, heat)}{_scatter(cov, threads, scatter)}</div>")
+            f"{_heatmap(cov, threads, heat)}{_scatter(cov, threads, scatter)}{coverage_arm_table(cov, i)}</div>")
         ids += [heat, scatter]
     return "".join(out), ids

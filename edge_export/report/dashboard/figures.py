@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from edge_export.profile.rollup import kind_totals
 from edge_export.profile.schema import WHOLE_MODEL
-from edge_export.report.dashboard.html import MS_TITLE, PCT_TITLE, SIM_MARK, default_unit, fig_html, fmt_ms, unit_buttons
+from edge_export.report.dashboard.html import (MS_TITLE, PCT_TITLE, SIM_MARK, default_unit, fig_html, fmt_ms, timing_label,
+                                               unit_buttons)
 
 
 def kinds_figure(profiles) -> tuple[str, list[str]]:
@@ -75,7 +76,9 @@ def distribution_figure(profiles) -> tuple[str, list[str]]:
         s = e.profile.latency
         t = f"{e.label}<br><span style='font-size:11px'>median {fmt_ms(s.median)} ms · n={s.n}</span>"
         if e.simulated:
-            t += "<br><span style='color:#c62828;font-size:11px'><b>" + SIM_MARK + "</b></span>"
+            label = timing_label(e.prov)  # e.g. Arm under QEMU: "emulated: relative cost only"
+            t += (f"<br><span style='color:#c62828;font-size:11px'><b>{SIM_MARK}</b>"
+                  + (f" · {label}" if label else "") + "</span>")
         titles.append(t)
     fig = make_subplots(rows=nrows, cols=cols, subplot_titles=titles, horizontal_spacing=0.06,
                         vertical_spacing=0.5 / nrows if nrows > 1 else 0.1)

@@ -31,8 +31,16 @@ def cite(e) -> str:
     return f'<a class="cite" href="#prov-{pid}">[{pid}]</a>'
 
 
-def sim_badge() -> str:
-    return f'<span class="badge sim">{esc(SIM_MARK)}</span>'
+def timing_label(prov) -> str | None:
+    """What a collector says its times are, in its own words (Arm under QEMU: "emulated: relative cost only")."""
+    return prov.device.get("timing") if prov is not None else None
+
+
+def sim_badge(prov=None) -> str:
+    """The simulator mark, and the profile's own timing label beside it when it has one."""
+    label = timing_label(prov)
+    emu = f' <span class="badge emu">{esc(label)}</span>' if label else ""
+    return f'<span class="badge sim">{esc(SIM_MARK)}</span>{emu}'
 
 
 def where_long(prov) -> str:

@@ -70,7 +70,7 @@ def _top_layers(with_rows: list[ProfileEntry], data: dict, n: int = 5) -> str:
             f"<li><code>{esc(k)}</code> {fmt_ms(ms)} ms ({100 * ms / total:.1f}%)</li>"
             for k, ms in sorted(mods, key=lambda km: -km[1])[:n]
         )
-        sim = "<br>" + sim_badge() if e.simulated else ""
+        sim = "<br>" + sim_badge(e.prov) if e.simulated else ""
         cols.append(f"<div class='topcol'><b>{esc(e.label)}</b>{sim}<ol>{items}</ol></div>")
     return f"<h3>Top {n} layers per backend</h3><div class='topgrid' id='top-layers'>{''.join(cols)}</div>"
 

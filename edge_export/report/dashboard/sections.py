@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from edge_export.report.dashboard.accuracy import accuracy_cell
+from edge_export.report.dashboard.arm import arm_cell, arm_head, arm_provenance
 from edge_export.report.dashboard.html import cite, esc, fmt_ms, kv_table, sim_badge, where_long
 from edge_export.report.dashboard.inputs import eager_baseline
 
@@ -19,7 +20,7 @@ def overview(artifacts, profiles, eager_explicit) -> str:
             rows.append((a, None))
     head = (
         "<tr><th>model</th><th>target</th><th>runtime</th><th>size</th><th>export</th>"
-        "<th>delegation</th><th>parity vs PyTorch</th><th>accuracy</th><th>median latency</th><th>vs eager</th>"
+        "<th>delegation</th><th>parity vs PyTorch</th>" + arm_head() + "<th>accuracy</th><th>median latency</th><th>vs eager</th>"
         "<th>where it ran</th></tr>"
     )
     body = []
@@ -59,7 +60,7 @@ def overview(artifacts, profiles, eager_explicit) -> str:
             s = e.profile.latency
             lat = f"<b>{fmt_ms(s.median)} ms</b> <span class='small'>p10–p90 {fmt_ms(s.p10)}–{fmt_ms(s.p90)}, n={s.n}</span> {cite(e)}"
             if e.simulated:
-                lat += "<br>" + sim_badge()
+                lat += "<br>" + sim_badge(prov)
             if not e.profile.complete:
                 lat += ' <span class="badge warn">INCOMPLETE</span>'
             base, why = eager_baseline(e, profiles, eager_explicit)
@@ -77,7 +78,7 @@ def overview(artifacts, profiles, eager_explicit) -> str:
         cls = ' class="simrow"' if e and e.simulated else ""
         body.append(
             f"<tr{cls}><td>{esc(model)}</td><td>{target}</td><td>{esc(runtime)}</td><td class='num'>{size}</td>"
-            f"<td class='num'>{export}</td><td>{deleg}</td><td>{parity}</td><td>{accuracy_cell(a)}</td><td>{lat}</td><td>{ratio}</td><td>{where}</td></tr>"
+            f"<td class='num'>{export}</td><td>{deleg}</td><td>{parity}</td><td class='arm'>{arm_cell(a)}</td><td>{accuracy_cell(a)}</td><td>{lat}</td><td>{ratio}</td><td>{where}</td></tr>"
         )
     return f'<table class="overview" id="overview">{head}{"".join(body)}</table>'
 
@@ -88,7 +89,7 @@ def provenance(artifacts, profiles) -> str:
         p = e.prov
         items = [
             ("file", f"<code>{esc(e.path)}</code>"),
-            ("where", esc(p.where) + (" " + sim_badge() if p.simulator else "")),
+            ("where", esc(p.where) + (" " + sim_badge(p) if p.simulator else "")),
             ("device / host", esc(", ".join(f"{k}={v}" for k, v in p.device.items()) or "—")),
             ("runtime", esc(f"{p.runtime} {p.runtime_version or ''}".strip())),
             ("collector", esc(p.collector)),
@@ -142,6 +143,7 @@ def provenance(artifacts, profiles) -> str:
                     f"top-1 {100 * p.top1_agree:.1f}%, top-5 overlap {100 * p.top5_overlap:.1f}%; measured {p.measured_at}"
                 ))
             )
+        items += arm_provenance(m)
         if m.delegation:
             d = m.delegation
             for name, ops in (("delegated ops", d.delegated_ops), ("fallback ops", d.fallback_ops)):
