@@ -91,14 +91,20 @@ class MeanGroupNorm(KeptFloat, nn.GroupNorm):
         return y * self.weight.reshape(shape) + self.bias.reshape(shape)
 
 
-def group_norms_as_means(module: nn.Module) -> int:
-    """Every plain nn.GroupNorm computed as MeanGroupNorm; the count changed."""
+def swap_exact_class(module: nn.Module, plain: type, form: type) -> int:
+    """Every submodule whose class is exactly `plain` (not a subclass: its own forward is the user's) given the
+    same-state class `form`; the count changed."""
     count = 0
     for sub in module.modules():
-        if type(sub) is nn.GroupNorm:
-            sub.__class__ = MeanGroupNorm
+        if type(sub) is plain:
+            sub.__class__ = form
             count += 1
     return count
+
+
+def group_norms_as_means(module: nn.Module) -> int:
+    """Every plain nn.GroupNorm computed as MeanGroupNorm; the count changed."""
+    return swap_exact_class(module, nn.GroupNorm, MeanGroupNorm)
 
 
 def norm_forms(module: nn.Module) -> list[str]:
@@ -129,12 +135,7 @@ class WholeInputAvgPool2d(nn.AvgPool2d):
 
 def whole_input_pools_as_means(module: nn.Module) -> int:
     """Every plain nn.AvgPool2d as WholeInputAvgPool2d (a mean when its window covers the input); the count."""
-    count = 0
-    for sub in module.modules():
-        if type(sub) is nn.AvgPool2d:
-            sub.__class__ = WholeInputAvgPool2d
-            count += 1
-    return count
+    return swap_exact_class(module, nn.AvgPool2d, WholeInputAvgPool2d)
 
 
 def shared_forms(module: nn.Module) -> list[str]:
