@@ -191,7 +191,7 @@ def with_qemu(env: ArmEnv, qemu: str | Path) -> ArmEnv:
 
 
 def _provision_into(tmp: Path, say: Progress) -> dict:
-    from edge_export.arm.debian import SYSROOT_ROOTS, Apt, extract, suite_sources
+    from edge_export.arm.debian import SYSROOT_ROOTS, Apt, extract
 
     t0 = time.perf_counter()
     seconds: dict[str, float] = {}
@@ -203,27 +203,7 @@ def _provision_into(tmp: Path, say: Progress) -> dict:
     seconds["apt_update"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    on_path = qemu_on_path(say)
-    if on_path:
-        qemu, qemu_version = on_path
-        qemu_rel, qemu_source = str(qemu), f"PATH ({qemu})"
-        say(f"using {qemu} (QEMU {qemu_version})")
-    else:
-        sources = suite_sources(apt.debian_mirror(), QEMU_SUITE)
-        say(f"reading Debian {QEMU_SUITE}'s package lists for QEMU (private apt state, {QEMU_SUITE} main only)")
-        qapt = Apt(tmp / ".apt-qemu", sources=sources)
-        qapt.update()
-        version = qapt.version(QEMU_PACKAGE)
-        if not version.split(":")[-1].startswith(f"{QEMU_SERIES}."):
-            raise EdgeExportError(f"Debian {QEMU_SUITE}'s {QEMU_PACKAGE} is {version}, edge-export pins QEMU "
-                                  f"{QEMU_SERIES}.x: update edge-export (provision.QEMU_SERIES)")
-        say(f"downloading Debian {QEMU_SUITE}'s {QEMU_PACKAGE} {version} (~71 MB; only {QEMU} is kept)")
-        (deb,) = qapt.download([f"{QEMU_PACKAGE}={version}"], tmp / ".debs-qemu")
-        extract(deb, tmp / ".qemu", (f"./usr/bin/{QEMU}",))
-        (tmp / "bin").mkdir()
-        qemu = (tmp / ".qemu/usr/bin" / QEMU).rename(tmp / "bin" / QEMU)
-        qemu_rel, qemu_source = f"bin/{QEMU}", f"Debian {QEMU_SUITE} {QEMU_PACKAGE} {version}"
-        qemu_version = _qemu_version(qemu)
+    qemu, qemu_rel, qemu_version, qemu_source = _fetch_qemu(apt, tmp, say)
     seconds["qemu"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -254,6 +234,60 @@ def _provision_into(tmp: Path, say: Progress) -> dict:
         shutil.rmtree(tmp / scratch, ignore_errors=True)
 
     t = time.perf_counter()
+    guest, cpus, sme_check = _self_test(tmp, qemu, qemu_version, host, say)
+    seconds["self_test"] = time.perf_counter() - t
+
+    seconds["total"] = time.perf_counter() - t0
+    stamp = {
+        "format": FORMAT,
+        "complete": True,
+        "versions": {"qemu": qemu_version, "python": f"{guest['python']} (Debian {packages['python3.11']})", "ai-edge-litert": guest["ai-edge-litert"],
+                     "numpy": guest["numpy"]},
+        "host": host,
+        "qemu_path": qemu_rel,
+        "qemu_source": qemu_source,
+        "sme_check": sme_check,
+        "debian_packages": packages,
+        "wheels": [w.name for w in wheels],
+        "cpus": cpus,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "seconds": {k: round(v, 1) for k, v in seconds.items()},
+    }
+    (tmp / STAMP).write_text(json.dumps(stamp, indent=1) + "\n")
+    return stamp
+
+
+def _fetch_qemu(apt, tmp: Path, say: Progress) -> tuple[Path, str, str, str]:
+    """(qemu binary, its path as stamped, its version, where it came from): one on PATH when new enough, else
+    Debian QEMU_SUITE's QEMU_PACKAGE from a private apt state of its own."""
+    from edge_export.arm.debian import Apt, extract, suite_sources
+
+    on_path = qemu_on_path(say)
+    if on_path:
+        qemu, qemu_version = on_path
+        qemu_rel, qemu_source = str(qemu), f"PATH ({qemu})"
+        say(f"using {qemu} (QEMU {qemu_version})")
+    else:
+        sources = suite_sources(apt.debian_mirror(), QEMU_SUITE)
+        say(f"reading Debian {QEMU_SUITE}'s package lists for QEMU (private apt state, {QEMU_SUITE} main only)")
+        qapt = Apt(tmp / ".apt-qemu", sources=sources)
+        qapt.update()
+        version = qapt.version(QEMU_PACKAGE)
+        if not version.split(":")[-1].startswith(f"{QEMU_SERIES}."):
+            raise EdgeExportError(f"Debian {QEMU_SUITE}'s {QEMU_PACKAGE} is {version}, edge-export pins QEMU "
+                                  f"{QEMU_SERIES}.x: update edge-export (provision.QEMU_SERIES)")
+        say(f"downloading Debian {QEMU_SUITE}'s {QEMU_PACKAGE} {version} (~71 MB; only {QEMU} is kept)")
+        (deb,) = qapt.download([f"{QEMU_PACKAGE}={version}"], tmp / ".debs-qemu")
+        extract(deb, tmp / ".qemu", (f"./usr/bin/{QEMU}",))
+        (tmp / "bin").mkdir()
+        qemu = (tmp / ".qemu/usr/bin" / QEMU).rename(tmp / "bin" / QEMU)
+        qemu_rel, qemu_source = f"bin/{QEMU}", f"Debian {QEMU_SUITE} {QEMU_PACKAGE} {version}"
+        qemu_version = _qemu_version(qemu)
+    return qemu, qemu_rel, qemu_version, qemu_source
+
+
+def _self_test(tmp: Path, qemu: Path, qemu_version: str, host: dict[str, str], say: Progress):
+    """(the guest's versions, what each CPU level exposes, the SMOPA verdict) of the staged folder."""
     say("self-test: the guest Python imports numpy and ai_edge_litert under QEMU")
     from edge_export.arm.cpus import CPUS
     from edge_export.arm.run import guest_self_test, probe_cpu
@@ -276,26 +310,7 @@ def _provision_into(tmp: Path, say: Progress) -> dict:
 
     sme_check = smopa_check(replace(staged, cpus=cpus))
     say(describe(sme_check) + ("" if sme_check["passed"] else ": the max (SME) level is marked unreliable"))
-    seconds["self_test"] = time.perf_counter() - t
-
-    seconds["total"] = time.perf_counter() - t0
-    stamp = {
-        "format": FORMAT,
-        "complete": True,
-        "versions": {"qemu": qemu_version, "python": f"{guest['python']} (Debian {packages['python3.11']})", "ai-edge-litert": guest["ai-edge-litert"],
-                     "numpy": guest["numpy"]},
-        "host": host,
-        "qemu_path": qemu_rel,
-        "qemu_source": qemu_source,
-        "sme_check": sme_check,
-        "debian_packages": packages,
-        "wheels": [w.name for w in wheels],
-        "cpus": cpus,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "seconds": {k: round(v, 1) for k, v in seconds.items()},
-    }
-    (tmp / STAMP).write_text(json.dumps(stamp, indent=1) + "\n")
-    return stamp
+    return guest, cpus, sme_check
 
 
 def _wheels(host: dict[str, str], into: Path, say: Progress) -> list[Path]:
