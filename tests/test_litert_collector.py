@@ -8,6 +8,7 @@ marked slow.
 from __future__ import annotations
 
 import json
+from collections import Counter
 import shutil
 from pathlib import Path
 
@@ -110,7 +111,7 @@ def test_module_paths_are_named_modules_of_the_export_form(delegate_profile, bui
     assert dw and all(r.module_path.endswith("dwconv") for r in dw)
 
 
-def test_builtin_mode_is_exact_and_agrees_with_delegate_per_stage(delegate_profile, builtin_profile, tiny_tflite):
+def test_builtin_mode_is_exact_and_attributes_every_layer_as_the_delegate_does(delegate_profile, builtin_profile, tiny_tflite):
     b = builtin_profile
     graph = read_tflite_graph(tiny_tflite / read_manifest(tiny_tflite).program_file)
     assert b.provenance.options["kernel_mode"] == "builtin"
@@ -119,16 +120,15 @@ def test_builtin_mode_is_exact_and_agrees_with_delegate_per_stage(delegate_profi
     assert all(r.delegate is None for r in b.rows)
     assert {r.attribution for r in b.rows} == {"exact", "unattributed"}
     assert b.attributed_fraction() >= 0.9
-    tree = ModuleTree([r.module_path for r in delegate_profile.rows + b.rows])
-    shares = []
-    for p in (delegate_profile, b):
-        stages = {m.key: m.ms for m in rollup(p.rows, "stage", tree)}
-        total = sum(stages.values())
-        shares.append({k: v / total for k, v in stages.items()})
-    keys = set(shares[0]) | set(shares[1])
-    assert {k for k in keys if k.startswith("network.")} == {f"network.{i}" for i in range(7)}
-    for k in keys:  # builtin and XNNPACK kernels differ, the distribution over stages roughly not
-        assert abs(shares[0].get(k, 0) - shares[1].get(k, 0)) < 0.12, (k, shares)
+    # Times are not compared: the tiny model runs in ~0.1 ms, so per-stage shares are a few timer ticks and
+    # flip under load (CI saw 0.32 vs 0.19 for one stage). What must agree is where each learned layer lands:
+    # XNNPACK turns 1x1 convolutions into GEMMs, but every weighted op maps to the same module in both modes.
+    weighted = {"conv", "depthwise-conv", "gemm"}
+    per_mode = [Counter(r.module_path for r in p.rows if r.kind in weighted) for p in (delegate_profile, b)]
+    assert per_mode[0] == per_mode[1]
+    stages = {m.key for p in (delegate_profile, b) for m in rollup(p.rows, "stage", ModuleTree(
+        [r.module_path for r in delegate_profile.rows + b.rows]))}
+    assert {k for k in stages if k.startswith("network.")} == {f"network.{i}" for i in range(7)}
 
 
 def test_profile_json_round_trips(delegate_profile, tmp_path):
