@@ -51,6 +51,18 @@ def test_a_model_type_builds_with_a_random_init_worth_comparing(model_type):
     assert not torch.equal(m.logits(x), other.logits(x))
 
 
+def test_learned_tokens_are_drawn_at_the_scale_of_the_patch_tokens_they_join():
+    """transformers draws the CLS token at 0.02: one int8 scale for the sequence rounds it to nothing."""
+    m = load_model("hf:deit", options=TINY["deit"], seed=3)
+    emb = m.module.deit.embeddings
+    for param in (emb.cls_token, emb.distillation_token, emb.position_embeddings):
+        assert 0.5 < float(param.std()) < 2.0
+    with torch.no_grad():
+        patches = emb.patch_embeddings(_images(2, 32))
+    assert 0.3 < float(patches.std()) / float(emb.cls_token.std()) < 3.0
+    assert any("tokens and position embeddings N(0, 1)" in n for n in m.notes)
+
+
 @pytest.mark.parametrize("model_type", sorted(TINY))
 def test_the_export_form_is_the_same_function_with_the_same_names(model_type):
     """In float64: random-init tiny models cancel enough that float32 rounding alone moves their logits by

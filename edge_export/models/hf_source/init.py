@@ -12,9 +12,13 @@ The rule, applied the same way to every family, after transformers' init and und
    noise and all, block after block, and int8 rounding noise grows into the logits; trained depthwise
    filters keep a smoothing (DC) part (its effect on int8 parity: docs/measurements.md);
 2. every BatchNorm/LayerNorm/GroupNorm affine reset to identity (weight 1, bias 0);
-3. every BatchNorm's running statistics measured on two seeded batches of N(0, 1) images, so that in
+3. learned tokens and absolute position embeddings (cls, distillation, mask and register tokens,
+   `position_embeddings`) ~ N(0, 1), the scale of the patch embeddings they join: transformers draws them at
+   0.02, and beside unit-scale patch tokens a CLS token 50x smaller is rounded away by the one int8 scale of
+   the sequence, though the classifier reads it (trained tokens are not that small; docs/measurements.md);
+4. every BatchNorm's running statistics measured on two seeded batches of N(0, 1) images, so that in
    eval mode each normalises what actually reaches it.
-Other parameters (layer scales, position embeddings, attention biases) keep transformers' values.
+Other parameters (layer scales, attention biases) keep transformers' values.
 """
 
 from __future__ import annotations
@@ -25,7 +29,10 @@ import torch
 from torch import nn
 
 RULE = ("random init: conv/linear weights N(0, 1/fan_in), depthwise filters 1/k + N(0, 1/(4k)), norm layers "
-        "identity, BatchNorm statistics from 2 seeded batches of noise images (edge_export.models.hf_source.init)")
+        "identity, tokens and position embeddings N(0, 1), BatchNorm statistics from 2 seeded batches of noise images "
+        "(edge_export.models.hf_source.init)")
+# parameters (by attribute name) holding learned tokens or absolute position embeddings
+TOKEN_PARAMETERS = ("cls_token", "distillation_token", "mask_token", "register_tokens", "position_embeddings")
 _NORMS = (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm)
 
 
@@ -45,6 +52,9 @@ def meaningful_init(model: nn.Module, seed: int, image_size: int, batches: int =
             weight.fill_(1.0)
             if mod.bias is not None:
                 mod.bias.zero_()
+    for name, param in model.named_parameters():
+        if name.rsplit(".", 1)[-1] in TOKEN_PARAMETERS:
+            param.copy_(torch.randn(param.shape, generator=gen))
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not norms:
         return
