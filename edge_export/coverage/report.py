@@ -59,6 +59,8 @@ def markdown(result: dict) -> str:
         f"{result['created']} on {host.get('cpu_model')} ({host.get('cpu_flags')}), {host.get('logical_cpus')} CPUs; "
         f"median of {result['runs']} runs per cell and thread count, one process per contestant, interleaved rounds; "
         f"1-minute load average at the end {result.get('load_average_1min_at_end', '?')}. "
+        f"Parity on {result.get('validate_images', '?')} photographs, int8 calibrated on "
+        f"{result.get('calibration_images', '?')}. "
         f"fp32 GEMM peak (ExecuTorch XNNPACK, same run): "
         + ", ".join(f"{v} GFLOP/s at {k} thread(s)" for k, v in result["gemm_peak_gflops"].items()) + ".",
         "",

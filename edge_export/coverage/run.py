@@ -136,14 +136,20 @@ def _time_cells(cells: list[Cell], threads: list[int], runs: int, rounds: int, p
 
 
 def run_coverage(entries: list[Entry], targets: list[str], out: Path, *, threads: list[int] = (1, 2), runs: int = 20,
-                 rounds: int = 4, validate_images: int = 4, calib: int = 16, arm_cpu: str | None = DEFAULT_CPU,
-                 progress: Callable[[str], None] = lambda m: None) -> dict:
-    """The matrix as a dict (also written to out/coverage.json and out/coverage.md). arm_cpu None: no Arm column."""
+                 rounds: int = 4, validate_images: int | None = None, calib: int | None = None,
+                 arm_cpu: str | None = DEFAULT_CPU, progress: Callable[[str], None] = lambda m: None) -> dict:
+    """The matrix as a dict (also written to out/coverage.json and out/coverage.md). arm_cpu None: no Arm column.
+    validate_images and calib default to `edge-export export`'s: a cell passes when a user's export would (with
+    16 calibration images instead of 32, ConvNeXt's tflite-int8 missed the bar: docs/measurements.md)."""
+    from edge_export.export import ExportRequest
+
     from edge_export.artifacts import write_json_atomic, write_text_atomic
     from edge_export.coverage.arm import arm_column, run_arm
     from edge_export.coverage.report import markdown, paper_comparison
     from edge_export.profile.host_info import host_device
 
+    validate_images = ExportRequest.validate_images if validate_images is None else validate_images
+    calib = ExportRequest.calib if calib is None else calib
     out = Path(out)
     threads = list(threads)
     arm = arm_column(arm_cpu)
@@ -169,6 +175,8 @@ def run_coverage(entries: list[Entry], targets: list[str], out: Path, *, threads
         "host": host_device(),
         "threads": threads,
         "runs": runs,
+        "validate_images": validate_images,
+        "calibration_images": calib,
         "gemm_peak_gflops": peak,
         "models": [asdict(e) for e in entries],
         "targets": list(targets),
